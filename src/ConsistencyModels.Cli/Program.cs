@@ -1,2 +1,30 @@
-using TorchSharp;
-Console.WriteLine(torch.randn(2,2).ToString(TorchSharp.TensorStringStyle.Julia));
+// `cm`: the command-line face of the ConsistencyModels library. One file per command under Commands/.
+using ConsistencyModels.Cli;
+using ConsistencyModels.Cli.Commands;
+using Spectre.Console.Cli;
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("cm");
+    config.AddCommand<GenerateCommand>("generate")
+        .WithDescription("Generate images with a consistency model or an EDM teacher (one-step, multistep, Heun, ...).")
+        .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--class-labels", "1,2,3,4", "--output", "grid.png")
+        .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--sampler", "multistep", "--ts", "0,22,39", "--steps", "40")
+        .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")
+        .WithExample("generate", "--recipe", "consistency_models_8xb256-imagenet1k-onestep-64x64", "--checkpoint", "cd_imagenet64_l2.pt", "--output", "demo.jpg")
+        .WithExample("generate", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--num-samples", "64", "--output-dir", "samples/");
+    config.AddCommand<PresetsCommand>("presets")
+        .WithDescription("List the released checkpoints (presets) and the model-zoo sampling recipes with their sampling settings.");
+    config.PropagateExceptions();
+});
+
+try
+{
+    return app.Run(args);
+}
+catch (Exception e) when (CliErrors.IsUserError(e))
+{
+    CliErrors.Print(e);
+    return 2;
+}

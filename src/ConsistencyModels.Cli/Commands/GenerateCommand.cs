@@ -1,0 +1,129 @@
+// `cm generate`: parse options -> GenerationRequest -> ConsistencyPipeline.Generate -> grid / PNGs / npz.
+using System.ComponentModel;
+using ConsistencyModels.IO;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Presets;
+using ConsistencyModels.Sampling;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema (see `cm presets`).")]
+        public string? Preset { get; init; }
+
+        [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (image_size, num_channels, ..., \"denoiser\": \"edm\"|\"consistency\").")]
+        public string? ModelConfig { get; init; }
+
+        [CommandOption("--recipe <NAME>"), Description("A model-zoo sampling config, e.g. consistency_models_8xb256-imagenet1k-onestep-64x64 (sets preset, sampler, ts, steps, generator, batch 4, seed 42).")]
+        public string? Recipe { get; init; }
+
+        [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors.")]
+        public string? Checkpoint { get; init; }
+
+        [CommandOption("--sampler <NAME>"), Description("onestep | multistep | heun | euler | dpm | ancestral | progdist. Default: the preset's (onestep for CD/CT, heun for EDM teachers).")]
+        public string? Sampler { get; init; }
+
+        [CommandOption("--steps <N>"), Description("Size of the Karras noise grid. multistep: the N the model was trained with (40 for CD, 201 for CT ImageNet-64, 151 for CT LSUN); heun/euler/dpm: number of steps (40 gives 79 evaluations with heun).")]
+        public int? Steps { get; init; }
+
+        [CommandOption("--ts <LIST>"), Description("multistep only: ascending indices into the --steps grid, ending at steps-1; one evaluation per index but the last. Released: cd_imagenet64_* 0,22,39 (steps 40); ct_imagenet64 0,106,200 (201); cd_bedroom256_lpips 0,17,39; cd_bedroom256_l2 0,18,39; ct_bedroom256 0,67,150 (151); ct_cat256 0,62,150 (151). Default: the preset's.")]
+        public string? Ts { get; init; }
+
+        [CommandOption("--s-churn <X>"), Description("heun/dpm: EDM stochasticity S_churn (default 0 = deterministic).")]
+        public double SChurn { get; init; }
+
+        [CommandOption("--s-tmin <X>"), Description("heun/dpm: churn only for sigma >= s_tmin (default 0).")]
+        public double STmin { get; init; }
+
+        [CommandOption("--s-tmax <X>"), Description("heun/dpm: churn only for sigma <= s_tmax (default infinity).")]
+        public double STmax { get; init; } = double.PositiveInfinity;
+
+        [CommandOption("--s-noise <X>"), Description("heun/dpm: churn noise scale S_noise (default 1).")]
+        public double SNoise { get; init; } = 1.0;
+
+        [CommandOption("-n|--num-samples <N>"), Description("Number of images (default 16; a recipe: 4).")]
+        public int? NumSamples { get; init; }
+
+        [CommandOption("-b|--batch-size <N>"), Description("Images per network call (default 16; a recipe: 4). With determ/determ-indiv the images do not depend on it.")]
+        public int? BatchSize { get; init; }
+
+        [CommandOption("--seed <N>"), Description("Random seed (default 42, as the official script).")]
+        public long? Seed { get; init; }
+
+        [CommandOption("--generator <NAME>"), Description("determ (one stream, sample i always gets the same noise) | determ-indiv (one stream per sample) | dummy (one stream, batch-shaped draws). Default: the preset's.")]
+        public string? Generator { get; init; }
+
+        [CommandOption("--official-batch-noise"), Description("Do not advance the generator per batch: reproduces image_sample.py exactly, whose batches after the first depend on --batch-size.")]
+        public bool OfficialBatchNoise { get; init; }
+
+        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: labels such as 3,917,0 (cycled over the samples) or 'random' (seeded by --seed; default).")]
+        public string? ClassLabels { get; init; }
+
+        [CommandOption("--device <DEVICE>"), Description("cpu (default) or cuda[:N].")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--threads <N>"), Description("CPU threads for libtorch (default: libtorch's choice).")]
+        public int? Threads { get; init; }
+
+        [CommandOption("-o|--output <FILE>"), Description("Image grid, .png or .jpg (default samples.png when no other output is given).")]
+        public string? Output { get; init; }
+
+        [CommandOption("--output-dir <DIR>"), Description("Write one PNG per sample (000000.png, ...).")]
+        public string? OutputDir { get; init; }
+
+        [CommandOption("--npz <FILE>"), Description("Write samples in the official layout: arr_0 uint8 NHWC, arr_1 int64 labels.")]
+        public string? Npz { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            int sources = (Preset is null ? 0 : 1) + (ModelConfig is null ? 0 : 1) + (Recipe is null ? 0 : 1);
+            if (sources == 0) return ValidationResult.Error("choose a model: --preset NAME, --recipe NAME or --model-config FILE (see `cm presets`)");
+            if (sources > 1) return ValidationResult.Error("use only one of --preset, --recipe and --model-config");
+            if (Checkpoint is null) return ValidationResult.Error("--checkpoint FILE is required (released files: https://openaipublic.blob.core.windows.net/consistency/<preset>.pt)");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var plan = GenerationPlan.From(s);
+        if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        var device = TorchSharp.torch.device(s.Device);
+        if (device.type == TorchSharp.DeviceType.CUDA && !TorchSharp.torch.cuda.is_available())
+            throw new ArgumentException("--device cuda was requested but CUDA is not available to this libtorch (a CPU build or no GPU)");
+
+        AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
+                               $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {plan.Request.Generator} seed {plan.Request.Seed}");
+        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}", _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device));
+
+        GenerationResult result = null!;
+        AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var samples = ctx.AddTask("samples", maxValue: plan.Request.NumSamples);
+                var evals = ctx.AddTask("network evaluations (batch)", maxValue: plan.Request.Sampling.Evaluations);
+                var progress = new SyncProgress<GenerationProgress>(p =>
+                {
+                    samples.Value = p.SamplesDone;
+                    evals.Description = $"batch {p.Batch}/{p.Batches}: evaluations";
+                    evals.Value = p.Evaluation;
+                });
+                result = pipeline.Generate(plan.Request, progress, cancellationToken);
+            });
+
+        Outputs.Write(result, s);
+        return 0;
+    }
+}
+
+/// <summary>IProgress that reports synchronously on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

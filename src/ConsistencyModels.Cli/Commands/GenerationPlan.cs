@@ -1,0 +1,81 @@
+// Resolves --preset / --recipe / --model-config plus overrides into a model config and a GenerationRequest.
+using ConsistencyModels.IO;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Presets;
+using ConsistencyModels.Sampling;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed record GenerationPlan(string ModelName, ModelConfig Config, GenerationRequest Request)
+{
+    public string Describe()
+    {
+        var o = Request.Sampling;
+        return o.Sampler switch
+        {
+            SamplerKind.Multistep => $"multistep ts={string.Join(",", o.Ts!)} steps={o.Steps} ({o.Evaluations} evaluations)",
+            SamplerKind.Onestep => "onestep (1 evaluation)",
+            _ => $"{o.Sampler.ToString().ToLowerInvariant()} steps={o.Steps} ({o.Evaluations} evaluations)",
+        };
+    }
+
+    public static GenerationPlan From(GenerateCommand.Settings s)
+    {
+        string name;
+        ModelConfig config;
+        SamplerKind sampler;
+        int steps, numSamples = 16, batch = 16;
+        long seed = 42;
+        IReadOnlyList<int>? ts;
+        GeneratorKind generator;
+        if (s.Recipe is not null)
+        {
+            var r = CheckpointPresets.GetRecipe(s.Recipe);
+            var p = CheckpointPresets.Get(r.Preset);
+            (name, config, sampler, steps, ts, generator, numSamples, batch, seed) = (r.Name, p.Model, r.Sampler, r.Steps, r.Ts, r.Generator, r.NumSamples, r.BatchSize, r.Seed);
+        }
+        else if (s.Preset is not null)
+        {
+            var p = CheckpointPresets.Get(s.Preset);
+            (name, config, sampler, steps, ts, generator) = (p.Name, p.Model, p.DefaultSampler, p.Steps, p.TwoStepTs, p.DefaultGenerator);
+        }
+        else
+        {
+            config = ModelConfigJson.Load(s.ModelConfig!);
+            name = Path.GetFileName(s.ModelConfig!);
+            sampler = config.Denoiser == DenoiserKind.Edm ? SamplerKind.Heun : SamplerKind.Onestep;
+            (steps, ts, generator) = (40, null, GeneratorKind.Determ);
+        }
+
+        if (s.Sampler is not null) sampler = Parse.Sampler(s.Sampler);
+        if (s.Steps is int st) steps = st;
+        if (s.Ts is not null) ts = Parse.IntList(s.Ts, "--ts");
+        if (sampler == SamplerKind.Multistep && ts is null)
+            throw new ArgumentException($"--sampler multistep needs --ts (ascending grid indices ending at steps-1 = {steps - 1}, e.g. 0,{steps / 2},{steps - 1})");
+        if (sampler != SamplerKind.Multistep && s.Ts is not null)
+            throw new ArgumentException($"--ts only applies to --sampler multistep (the sampler is {sampler.ToString().ToLowerInvariant()})");
+        if (s.Generator is not null) generator = Parse.Generator(s.Generator);
+
+        IReadOnlyList<int>? labels = null;
+        if (s.ClassLabels is not null && !s.ClassLabels.Equals("random", StringComparison.OrdinalIgnoreCase))
+            labels = Parse.IntList(s.ClassLabels, "--class-labels");
+
+        var request = new GenerationRequest
+        {
+            NumSamples = s.NumSamples ?? numSamples,
+            BatchSize = s.BatchSize ?? Math.Min(batch, s.NumSamples ?? numSamples),
+            Seed = s.Seed ?? seed,
+            Generator = generator,
+            ClassLabels = labels,
+            AdvanceGeneratorPerBatch = !s.OfficialBatchNoise,
+            Sampling = new SamplingOptions
+            {
+                Sampler = sampler, Steps = steps, Ts = sampler == SamplerKind.Multistep ? ts : null,
+                Churn = new ChurnOptions(s.SChurn, s.STmin, s.STmax, s.SNoise),
+            },
+        };
+        request.Validate().Sampling.Validate(config.SigmaMin, config.SigmaMax, config.Rho);
+        return new GenerationPlan(name, config, request);
+    }
+}

@@ -1,0 +1,47 @@
+// String -> library value conversions for the CLI edge (the only place upstream spellings are parsed).
+using System.Globalization;
+using ConsistencyModels.Sampling;
+
+namespace ConsistencyModels.Cli;
+
+internal static class Parse
+{
+    public static SamplerKind Sampler(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "onestep" => SamplerKind.Onestep,
+        "multistep" => SamplerKind.Multistep,
+        "heun" => SamplerKind.Heun,
+        "euler" => SamplerKind.Euler,
+        "dpm" => SamplerKind.Dpm,
+        "ancestral" or "euler_ancestral" => SamplerKind.Ancestral,
+        "progdist" => SamplerKind.ProgDist,
+        _ => throw new ArgumentException($"unknown sampler '{s}': use onestep, multistep, heun, euler, dpm, ancestral or progdist"),
+    };
+
+    public static GeneratorKind Generator(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "determ" => GeneratorKind.Determ,
+        "determ-indiv" or "determ_indiv" => GeneratorKind.DetermIndiv,
+        "dummy" => GeneratorKind.Dummy,
+        _ => throw new ArgumentException($"unknown generator '{s}': use determ, determ-indiv or dummy"),
+    };
+
+    /// <summary>"0,22,39" or "0-3,7" -> [0, 22, 39] / [0, 1, 2, 3, 7].</summary>
+    public static int[] IntList(string s, string what)
+    {
+        var result = new List<int>();
+        foreach (var part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var range = part.Split('-', 2);
+            if (range.Length == 2 && range[0].Length > 0 &&
+                int.TryParse(range[0], CultureInfo.InvariantCulture, out int lo) && int.TryParse(range[1], CultureInfo.InvariantCulture, out int hi) && lo <= hi)
+                result.AddRange(Enumerable.Range(lo, hi - lo + 1));
+            else if (int.TryParse(part, CultureInfo.InvariantCulture, out int v))
+                result.Add(v);
+            else
+                throw new ArgumentException($"{what}: '{part}' is not an integer (expected a list like 0,22,39)");
+        }
+        if (result.Count == 0) throw new ArgumentException($"{what} is empty");
+        return [.. result];
+    }
+}

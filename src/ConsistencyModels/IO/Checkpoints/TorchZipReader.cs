@@ -1,0 +1,157 @@
+using System.IO.Compression;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.IO.Checkpoints;
+
+/// <summary>
+/// Reads PyTorch's zip checkpoint format (torch.save since 1.6): <c>&lt;archive&gt;/data.pkl</c> holds the pickled
+/// object graph, <c>&lt;archive&gt;/data/&lt;key&gt;</c> the raw bytes of each storage. The archive folder name varies, so
+/// it is taken from the first entry, as PyTorch does.
+/// </summary>
+internal static class TorchZipReader
+{
+    /// <summary>The unpickled object graph with tensors in place. The caller owns the tensors.</summary>
+    public static object? ReadGraph(string path)
+    {
+        switch (CheckpointSniffer.Sniff(path, out var problem))
+        {
+            case CheckpointKind.Safetensors:
+                throw new CheckpointFormatException(
+                    $"{path}: this is a safetensors file, not a torch.save checkpoint: use Safetensors.Load or CheckpointFile.LoadStateDict.");
+            case CheckpointKind.Other:
+                throw new CheckpointFormatException(problem);
+        }
+
+        // ZipArchive reports damage (bad headers, counts, methods) lazily, as InvalidDataException, wherever it
+        // happens to parse: one catch covers them all.
+        try { return ReadArchive(path); }
+        catch (InvalidDataException e)
+        {
+            throw new CheckpointFormatException(
+                $"{path}: starts like a zip archive but cannot be read as one ({e.Message}): the file is truncated or corrupt (an interrupted download?), not a usable PyTorch checkpoint.", e);
+        }
+    }
+
+    private static object? ReadArchive(string path)
+    {
+        using var zip = OpenZip(path);
+        var prefix = ArchivePrefix(zip, path);
+        RejectTorchScript(zip, prefix, path);
+        var pickleEntry = zip.GetEntry(prefix + "data.pkl") ?? throw new CheckpointFormatException(
+            $"{path}: a zip archive without '{prefix}data.pkl', so not a torch.save checkpoint (first entries: {FirstNames(zip)}).");
+        CheckByteOrder(zip, prefix, path);
+
+        var resolver = new TorchPickleResolver(path);
+        var graph = PickleReader.Load(ReadAll(pickleEntry, path), $"{path} ({pickleEntry.FullName})", resolver);
+        var recipes = ObjectGraph.CollectRecipes(graph);
+        var tensors = Materialize(zip, prefix, recipes, path);
+        return ObjectGraph.ReplaceRecipes(graph, tensors);
+    }
+
+    private static ZipArchive OpenZip(string path)
+    {
+        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        try
+        {
+            return new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: false);
+        }
+        catch
+        {
+            fs.Dispose();
+            throw;
+        }
+    }
+
+    private static string ArchivePrefix(ZipArchive zip, string path)
+    {
+        if (zip.Entries.Count == 0) throw new CheckpointFormatException($"{path}: an empty zip archive, not a PyTorch checkpoint.");
+        var first = zip.Entries[0].FullName;
+        int slash = first.IndexOf('/');
+        if (slash <= 0)
+            throw new CheckpointFormatException(
+                $"{path}: a zip archive whose entries are not inside one folder (first entry '{first}'), so not a torch.save checkpoint.");
+        return first[..(slash + 1)];
+    }
+
+    private static void RejectTorchScript(ZipArchive zip, string prefix, string path)
+    {
+        if (zip.GetEntry(prefix + "constants.pkl") is null && !zip.Entries.Any(e => e.FullName.StartsWith(prefix + "code/", StringComparison.Ordinal)))
+            return;
+        throw new CheckpointFormatException(
+            $"{path}: this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; it holds code as well as weights. " +
+            "In Python: m = torch.jit.load(path); torch.save(m.state_dict(), 'weights.pt'), then load weights.pt.");
+    }
+
+    private static void CheckByteOrder(ZipArchive zip, string prefix, string path)
+    {
+        var entry = zip.GetEntry(prefix + "byteorder");
+        if (entry is null) return; // written since PyTorch 2.1; older files are little-endian
+        var order = System.Text.Encoding.ASCII.GetString(ReadAll(entry, path)).Trim();
+        if (order != "little")
+            throw new CheckpointFormatException($"{path}: storages are stored '{order}'-endian; only little-endian checkpoints are supported.");
+    }
+
+    private static byte[] ReadAll(ZipArchiveEntry entry, string path)
+    {
+        if (entry.Length > Array.MaxLength)
+            throw new CheckpointFormatException($"{path}: record '{entry.FullName}' is implausibly large ({entry.Length} bytes).");
+        var bytes = new byte[entry.Length];
+        using var s = entry.Open();
+        try { s.ReadExactly(bytes); }
+        catch (EndOfStreamException e) { throw new CheckpointFormatException($"{path}: record '{entry.FullName}' is truncated.", e); }
+        CheckCrc(entry, Crc32.Append(0, bytes), path);
+        return bytes;
+    }
+
+    /// <summary>
+    /// ZipArchive does not verify stored entries, but torch.load does: without this a corrupted download would load
+    /// as silently wrong weights.
+    /// </summary>
+    private static void CheckCrc(ZipArchiveEntry entry, uint crc, string path)
+    {
+        if (crc != entry.Crc32)
+            throw new CheckpointFormatException(
+                $"{path}: record '{entry.FullName}' fails its CRC-32 check (stored {entry.Crc32:x8}, computed {crc:x8}): the file is corrupt.");
+    }
+
+    /// <summary>The CRC of <paramref name="stream"/>'s remaining bytes appended to <paramref name="crc"/>.</summary>
+    private static uint CrcOfRest(Stream stream, uint crc)
+    {
+        var buffer = new byte[1 << 16];
+        int n;
+        while ((n = stream.Read(buffer)) > 0) crc = Crc32.Append(crc, buffer.AsSpan(0, n));
+        return crc;
+    }
+
+    /// <summary>Loads each storage once, builds all its views, and frees it before the next one.</summary>
+    private static Dictionary<TorchTensorRecipe, Tensor> Materialize(ZipArchive zip, string prefix, List<TorchTensorRecipe> recipes, string path)
+    {
+        var result = new Dictionary<TorchTensorRecipe, Tensor>(ReferenceEqualityComparer.Instance);
+        using var scope = NewDisposeScope();
+        foreach (var group in recipes.GroupBy(r => r.Storage.Key))
+        {
+            var storageRef = group.First().Storage;
+            var name = prefix + "data/" + storageRef.Key;
+            var what = $"{path} ({name})";
+            var entry = zip.GetEntry(name) ?? throw new CheckpointFormatException($"{path}: storage record '{name}' is missing.");
+            long bytes = TensorDtypes.ByteCount([storageRef.Numel], storageRef.Dtype, what);
+            if (entry.Length < bytes)
+                throw new CheckpointFormatException(
+                    $"{what}: holds {entry.Length} bytes but {storageRef.Numel} {storageRef.Dtype.Type} elements need {bytes} (truncated or corrupt).");
+
+            var views = group.ToList();
+            using (var storage = empty(storageRef.Numel, storageRef.Dtype.Type))
+            {
+                using (var stream = entry.Open())
+                    CheckCrc(entry, CrcOfRest(stream, TensorStreams.ReadInto(stream, storage, what)), path);
+                var tensors = TensorMaterializer.Build(storage, views, what);
+                for (int i = 0; i < views.Count; i++) result[views[i]] = tensors[i];
+            }
+        }
+        foreach (var t in result.Values) t.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    private static string FirstNames(ZipArchive zip) =>
+        string.Join(", ", zip.Entries.Take(5).Select(e => e.FullName)) + (zip.Entries.Count > 5 ? ", ..." : "");
+}

@@ -1,0 +1,51 @@
+// Strict state-dict loading with one readable error that names every missing key, unexpected key and shape mismatch,
+// and says which preset or config the file probably belongs to.
+using System.Text;
+using ConsistencyModels.Nn;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.IO;
+
+/// <summary>A checkpoint that does not fit the model it is loaded into.</summary>
+public sealed class CheckpointMismatchException(string message) : Exception(message);
+
+public static class ModelWeights
+{
+    /// <summary>Copies every tensor of <paramref name="stateDict"/> into <paramref name="model"/> (dtype converted) or throws.</summary>
+    public static void LoadInto(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source, ModelConfig? config = null)
+    {
+        var own = model.state_dict();
+        var missing = own.Keys.Where(k => !stateDict.ContainsKey(k)).ToList();
+        var unexpected = stateDict.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        var badShape = own.Where(kv => stateDict.TryGetValue(kv.Key, out var t) && !t.shape.SequenceEqual(kv.Value.shape))
+                          .Select(kv => (kv.Key, Want: kv.Value.shape, Got: stateDict[kv.Key].shape)).ToList();
+        if (missing.Count + unexpected.Count + badShape.Count > 0)
+            throw new CheckpointMismatchException(Describe(source, config, stateDict, missing, unexpected, badShape));
+
+        using var _ = no_grad();
+        foreach (var (key, target) in own)
+            target.copy_(stateDict[key]);
+    }
+
+    private static string Describe(string source, ModelConfig? config, IReadOnlyDictionary<string, Tensor> sd,
+                                   List<string> missing, List<string> unexpected, List<(string Key, long[] Want, long[] Got)> badShape)
+    {
+        const int Max = 12;
+        var sb = new StringBuilder();
+        sb.Append($"'{source}' does not fit the model");
+        if (config is not null) sb.Append($" (num_channels={config.NumChannels}, image_size={config.ImageSize}, class_cond={config.ClassCond.ToString().ToLowerInvariant()}, use_scale_shift_norm={config.UseScaleShiftNorm.ToString().ToLowerInvariant()})");
+        sb.AppendLine(":");
+        void List(string title, IReadOnlyList<string> items)
+        {
+            if (items.Count == 0) return;
+            sb.AppendLine($"  {title} ({items.Count}):");
+            foreach (var i in items.Take(Max)) sb.AppendLine("    " + i);
+            if (items.Count > Max) sb.AppendLine($"    ... and {items.Count - Max} more");
+        }
+        List("missing keys", missing);
+        List("unexpected keys", unexpected);
+        List("shape mismatches (model vs checkpoint)", badShape.Select(b => $"{b.Key}: [{string.Join(", ", b.Want)}] vs [{string.Join(", ", b.Got)}]").ToList());
+        sb.Append("  The checkpoint looks like: ").Append(ArchitectureGuess.Describe(sd));
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,102 @@
+// Residual block with timestep conditioning (scale-shift norm or additive) — port of cm/unet.py::ResBlock.
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Nn;
+
+/// <summary>
+/// Keys: <c>in_layers.{0,2}</c>, <c>emb_layers.1</c>, <c>out_layers.{0,3}</c>, <c>skip_connection</c> (only when the
+/// channel count changes). Parameterless layers keep their slots so the indices match upstream.
+/// </summary>
+public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
+{
+    // Keys are registered explicitly with upstream names; no reflection over private fields.
+    protected override void RegisterComponents() { }
+
+    private readonly bool _useScaleShiftNorm;
+    private readonly bool _updown;
+    private readonly nn.Module<Tensor, Tensor> _inRest;     // GroupNorm32 + SiLU (in_layers[:-1])
+    private readonly Conv2d _inConv;                         // in_layers[-1]
+    private readonly nn.Module<Tensor, Tensor>? _hUpd, _xUpd;
+    private readonly Sequential _embLayers;
+    private readonly GroupNorm32 _outNorm;
+    private readonly Sequential _outRest;                    // SiLU, Dropout, Conv (out_layers[1:])
+    private readonly Sequential _outLayers;
+    private readonly nn.Module<Tensor, Tensor>? _skip;
+
+    public ResBlock(int channels, int embChannels, double dropout, int? outChannels = null, bool useScaleShiftNorm = false,
+                    bool up = false, bool down = false, Device? device = null) : base(nameof(ResBlock))
+    {
+        int outCh = outChannels ?? channels;
+        _useScaleShiftNorm = useScaleShiftNorm;
+        _updown = up || down;
+
+        var inNorm = new GroupNorm32(channels, device: device);
+        var inAct = nn.SiLU();
+        _inConv = nn.Conv2d(channels, outCh, 3, padding: 1, device: device);
+        var inLayers = nn.Sequential(("0", inNorm), ("1", inAct), ("2", _inConv));
+        _inRest = nn.Sequential(("0", inNorm), ("1", inAct));
+        register_module("in_layers", inLayers);
+
+        if (up) { _hUpd = new Upsample(channels, false); _xUpd = new Upsample(channels, false); }
+        else if (down) { _hUpd = new Downsample(channels, false); _xUpd = new Downsample(channels, false); }
+
+        _embLayers = nn.Sequential(("0", nn.SiLU()), ("1", nn.Linear(embChannels, useScaleShiftNorm ? 2 * outCh : outCh, device: device)));
+        register_module("emb_layers", _embLayers);
+
+        _outNorm = new GroupNorm32(outCh, device: device);
+        var outConv = nn.Conv2d(outCh, outCh, 3, padding: 1, device: device);
+        ZeroInit.Apply(outConv);
+        var outAct = nn.SiLU();
+        var drop = nn.Dropout(dropout);
+        _outLayers = nn.Sequential(("0", _outNorm), ("1", outAct), ("2", drop), ("3", outConv));
+        _outRest = nn.Sequential(("1", outAct), ("2", drop), ("3", outConv));
+        register_module("out_layers", _outLayers);
+
+        if (outCh != channels)
+        {
+            _skip = nn.Conv2d(channels, outCh, 1, device: device);
+            register_module("skip_connection", _skip);
+        }
+    }
+
+    public override Tensor forward(Tensor x, Tensor emb)
+    {
+        using var scope = NewDisposeScope();
+        Tensor h;
+        if (_updown)
+        {
+            // Resample between the activation and the conv, on both paths (upstream order).
+            h = _inConv.call(_hUpd!.call(_inRest.call(x)));
+            x = _xUpd!.call(x);
+        }
+        else
+        {
+            h = _inConv.call(_inRest.call(x));
+        }
+
+        var embOut = _embLayers.call(emb).to(h.dtype).unsqueeze(-1).unsqueeze(-1);   // [N, C(x2), 1, 1]
+        if (_useScaleShiftNorm)
+        {
+            var chunks = embOut.chunk(2, dim: 1);                                  // scale first, then shift
+            h = _outNorm.call(h) * (chunks[0] + 1) + chunks[1];
+            h = _outRest.call(h);
+        }
+        else
+        {
+            h = _outLayers.call(h + embOut);
+        }
+        var skip = _skip is null ? x : _skip.call(x);
+        return (skip + h).MoveToOuterDisposeScope();
+    }
+}
+
+internal static class ZeroInit
+{
+    /// <summary>cm/nn.py::zero_module — only matters for training from scratch; loading overwrites it.</summary>
+    public static void Apply(nn.Module module)
+    {
+        using var _ = no_grad();
+        foreach (var p in module.parameters()) p.zero_();
+    }
+}

@@ -1,0 +1,144 @@
+// The ADM UNet used by every released consistency model — port of cm/unet.py::UNetModel (reference §1.6).
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Nn;
+
+/// <summary>
+/// Takes the preconditioned input c_in·x, the noise level as <c>250·ln σ</c> and optional class labels, and returns
+/// the raw network output F. Module names are the state_dict keys of the official checkpoints.
+/// </summary>
+public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
+{
+    // Keys are registered explicitly with upstream names; no reflection over private fields.
+    protected override void RegisterComponents() { }
+
+    private readonly int _modelChannels;
+    private readonly Sequential _timeEmbed;
+    private readonly Embedding? _labelEmb;
+    private readonly ModuleList<TimestepEmbedSequential> _inputBlocks;
+    private readonly TimestepEmbedSequential _middleBlock;
+    private readonly ModuleList<TimestepEmbedSequential> _outputBlocks;
+    private readonly Sequential _out;
+
+    public ModelConfig Config { get; }
+
+    public UNetModel(ModelConfig config, Device? device = null) : base(nameof(UNetModel))
+    {
+        Config = config.Validate();
+        int mc = config.NumChannels, embDim = 4 * mc;
+        var mult = config.ResolvedChannelMult;
+        var attnDs = config.AttentionDownsampleFactors;
+        int headsUp = config.NumHeadsUpsample == -1 ? config.NumHeads : config.NumHeadsUpsample;
+        double p = config.Dropout;
+        bool ss = config.UseScaleShiftNorm;
+        _modelChannels = mc;
+
+        _timeEmbed = nn.Sequential(("0", nn.Linear(mc, embDim, device: device)), ("1", nn.SiLU()), ("2", nn.Linear(embDim, embDim, device: device)));
+        register_module("time_embed", _timeEmbed);
+        if (config.ResolvedNumClasses is int numClasses)
+        {
+            _labelEmb = nn.Embedding(numClasses, embDim, device: device);
+            register_module("label_emb", _labelEmb);
+        }
+
+        // Encoder.
+        int ch = mult[0] * mc, inputCh = ch, ds = 1;
+        var inputBlocks = new List<TimestepEmbedSequential> { new(nn.Conv2d(config.InChannels, ch, 3, padding: 1, device: device)) };
+        var skipChannels = new Stack<int>([ch]);
+        for (int level = 0; level < mult.Count; level++)
+        {
+            for (int i = 0; i < config.NumResBlocks; i++)
+            {
+                var layers = new List<nn.Module> { new ResBlock(ch, embDim, p, mult[level] * mc, ss, device: device) };
+                ch = mult[level] * mc;
+                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device));
+                inputBlocks.Add(new TimestepEmbedSequential([.. layers]));
+                skipChannels.Push(ch);
+            }
+            if (level != mult.Count - 1)
+            {
+                inputBlocks.Add(new TimestepEmbedSequential(config.ResblockUpdown
+                    ? new ResBlock(ch, embDim, p, ch, ss, down: true, device: device)
+                    : new Downsample(ch, true, ch, device)));
+                skipChannels.Push(ch);
+                ds *= 2;
+            }
+        }
+        _inputBlocks = new ModuleList<TimestepEmbedSequential>([.. inputBlocks]);
+        register_module("input_blocks", _inputBlocks);
+
+        // Bottleneck.
+        _middleBlock = new TimestepEmbedSequential(
+            new ResBlock(ch, embDim, p, ch, ss, device: device),
+            new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device),
+            new ResBlock(ch, embDim, p, ch, ss, device: device));
+        register_module("middle_block", _middleBlock);
+
+        // Decoder.
+        var outputBlocks = new List<TimestepEmbedSequential>();
+        for (int level = mult.Count - 1; level >= 0; level--)
+        {
+            for (int i = 0; i <= config.NumResBlocks; i++)
+            {
+                int ich = skipChannels.Pop();
+                var layers = new List<nn.Module> { new ResBlock(ch + ich, embDim, p, mc * mult[level], ss, device: device) };
+                ch = mc * mult[level];
+                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, headsUp, config.NumHeadChannels, device));
+                if (level > 0 && i == config.NumResBlocks)
+                {
+                    layers.Add(config.ResblockUpdown
+                        ? new ResBlock(ch, embDim, p, ch, ss, up: true, device: device)
+                        : new Upsample(ch, true, ch, device));
+                    ds /= 2;
+                }
+                outputBlocks.Add(new TimestepEmbedSequential([.. layers]));
+            }
+        }
+        _outputBlocks = new ModuleList<TimestepEmbedSequential>([.. outputBlocks]);
+        register_module("output_blocks", _outputBlocks);
+
+        var outConv = nn.Conv2d(inputCh, config.ResolvedOutChannels, 3, padding: 1, device: device);
+        ZeroInit.Apply(outConv);
+        _out = nn.Sequential(("0", new GroupNorm32(ch, device: device)), ("1", nn.SiLU()), ("2", outConv));
+        register_module("out", _out);
+    }
+
+    /// <summary>Runs the network: x [N, C, H, W] (already c_in-scaled), timesteps [N] (= 250·ln σ), y [N] int64 or null.</summary>
+    public override Tensor forward(Tensor x, Tensor timesteps, Tensor? y)
+    {
+        if (_labelEmb is not null && y is null)
+            throw new ArgumentException("this model is class-conditional: class labels (y) are required");
+        if (_labelEmb is null && y is not null)
+            throw new ArgumentException("this model is unconditional: do not pass class labels");
+        if (x.dim() != 4 || x.shape[1] != Config.InChannels || x.shape[2] != Config.ImageSize || x.shape[3] != Config.ImageSize)
+            throw new ArgumentException($"UNet input must be [N, {Config.InChannels}, {Config.ImageSize}, {Config.ImageSize}], got [{string.Join(", ", x.shape)}]");
+
+        using var scope = NewDisposeScope();
+        // Mapping.
+        var emb = _timeEmbed.call(TimestepEmbedding.Compute(timesteps, _modelChannels));
+        if (_labelEmb is not null) emb = emb + _labelEmb.call(y!);
+
+        // Encoder.
+        var hs = new List<Tensor>();
+        var h = x;
+        foreach (var block in _inputBlocks)
+        {
+            h = block.call(h, emb);
+            hs.Add(h);
+        }
+        h = _middleBlock.call(h, emb);
+        // Decoder: current h first, skip second.
+        for (int i = 0; i < _outputBlocks.Count; i++)
+        {
+            var skip = hs[^1];
+            hs.RemoveAt(hs.Count - 1);
+            h = _outputBlocks[i].call(cat([h, skip], dim: 1), emb);
+        }
+        h = h.to(x.dtype);
+        return _out.call(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Number of parameters (elements), e.g. 295,899,267 for ImageNet-64.</summary>
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+}
