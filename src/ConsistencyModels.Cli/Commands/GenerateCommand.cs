@@ -64,7 +64,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: labels such as 3,917,0 (cycled over the samples) or 'random' (seeded by --seed; default).")]
         public string? ClassLabels { get; init; }
 
-        [CommandOption("--device <DEVICE>"), Description("cpu (default) or cuda[:N].")]
+        [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
         public string Device { get; init; } = "cpu";
 
         [CommandOption("--threads <N>"), Description("CPU threads for libtorch (default: libtorch's choice).")]
@@ -98,7 +98,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
             throw new ArgumentException("--device cuda was requested but CUDA is not available to this libtorch (a CPU build or no GPU)");
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
-                               $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {plan.Request.Generator} seed {plan.Request.Seed}");
+                               $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
         using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}", _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device));
 
         GenerationResult result = null!;

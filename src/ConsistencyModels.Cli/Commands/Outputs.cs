@@ -30,7 +30,8 @@ internal static class Outputs
             if (r.Labels is not null)
                 arrays.Add(new NpyArray("arr_1", NpyDtype.Int64, [r.Count], r.Labels.SelectMany(BitConverter.GetBytes).ToArray()));
             ConsistencyModels.IO.Numpy.Npz.Write(s.Npz, [.. arrays]);
-            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Npz)}[/] (arr_0 uint8 [{r.Count}, {r.Height}, {r.Width}, {r.Channels}]{(r.Labels is null ? "" : ", arr_1 labels")})");
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Npz)}[/] " +
+                Markup.Escape($"(arr_0 uint8 [{r.Count}, {r.Height}, {r.Width}, {r.Channels}]{(r.Labels is null ? "" : ", arr_1 int64 labels")})"));
         }
     }
 }

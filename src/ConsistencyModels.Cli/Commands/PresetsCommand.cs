@@ -1,6 +1,5 @@
 // `cm presets`: the released checkpoints and zoo recipes with their sampling settings.
 using ConsistencyModels.Presets;
-using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace ConsistencyModels.Cli.Commands;
@@ -9,16 +8,19 @@ internal sealed class PresetsCommand : Command
 {
     public override int Execute(CommandContext context, CancellationToken cancellationToken)
     {
-        var t = new Table().AddColumns("preset", "denoiser", "size", "default sampler", "steps", "two-step ts", "generator", "description");
+        Console.WriteLine("Released checkpoints (--preset NAME; file: https://openaipublic.blob.core.windows.net/consistency/NAME.pt)");
+        Console.WriteLine($"  {"preset",-22}{"denoiser",-13}{"size",-6}{"sampler",-9}{"steps",-7}{"two-step ts",-13}{"generator",-13}");
         foreach (var p in CheckpointPresets.All)
-            t.AddRow(p.Name, p.Model.Denoiser.ToString().ToLowerInvariant(), $"{p.Model.ImageSize}", p.DefaultSampler.ToString().ToLowerInvariant(),
-                     $"{p.Steps}", p.TwoStepTs is null ? "-" : string.Join(",", p.TwoStepTs), p.DefaultGenerator.ToString(), Markup.Escape(p.Description));
-        AnsiConsole.Write(t);
-        AnsiConsole.MarkupLine("[grey]cd_cat256_* two-step ts: no official value exists; the LSUN Bedroom CD value for the same loss is used.[/]");
-        var r = new Table().AddColumns("recipe (--recipe)", "checkpoint", "sampler", "ts", "steps", "generator", "batch", "seed");
-        foreach (var x in CheckpointPresets.Recipes)
-            r.AddRow(x.Name, x.Preset, x.Sampler.ToString().ToLowerInvariant(), x.Ts is null ? "-" : string.Join(",", x.Ts), $"{x.Steps}", x.Generator.ToString(), $"{x.BatchSize}", $"{x.Seed}");
-        AnsiConsole.Write(r);
+        {
+            Console.WriteLine($"  {p.Name,-22}{p.Model.Denoiser.ToString().ToLowerInvariant(),-13}{p.Model.ImageSize,-6}{p.DefaultSampler.ToString().ToLowerInvariant(),-9}" +
+                              $"{p.Steps,-7}{(p.TwoStepTs is null ? "-" : string.Join(",", p.TwoStepTs)),-13}{Cli.Parse.Name(p.DefaultGenerator),-13}");
+            Console.WriteLine($"      {p.Description}; ts: {p.TsNote}");
+        }
+        Console.WriteLine();
+        Console.WriteLine("Model-zoo sampling recipes (--recipe NAME): batch 4, seed 42, as the zoo's config files");
+        foreach (var r in CheckpointPresets.Recipes)
+            Console.WriteLine($"  {r.Name}\n      checkpoint {r.Preset}, {r.Sampler.ToString().ToLowerInvariant()}" +
+                              $"{(r.Ts is null ? "" : $" ts={string.Join(",", r.Ts)}")}, steps {r.Steps}, generator {Cli.Parse.Name(r.Generator)}");
         return 0;
     }
 }

@@ -26,6 +26,11 @@ internal static class Parse
         _ => throw new ArgumentException($"unknown generator '{s}': use determ, determ-indiv or dummy"),
     };
 
+    public static string Name(GeneratorKind g) => g switch
+    {
+        GeneratorKind.Determ => "determ", GeneratorKind.DetermIndiv => "determ-indiv", _ => "dummy",
+    };
+
     /// <summary>"0,22,39" or "0-3,7" -> [0, 22, 39] / [0, 1, 2, 3, 7].</summary>
     public static int[] IntList(string s, string what)
     {

@@ -20,9 +20,10 @@ public class ScheduleAndGeneratorParityTests
         var f = Fixture.Open("sigmas.pt");
         if (f is null) return;
         using var sigmas = KarrasSchedule.GetSigmasKarras(n);
-        // The fixtures come from PyTorch 1.13, whose float32 linspace/pow kernels round a few interior points
-        // differently from libtorch 2.10 (vectorised arange chunks, Sleef pow): at most 3 ulp. The ends are exact.
-        Close.Assert(f[$"karras.{n}"], sigmas, 0, 4e-7, $"karras.{n}");
+        // The fixtures come from PyTorch 1.13, whose float32 linspace/pow kernels round some interior points
+        // differently from libtorch 2.10 (vectorised arange chunks, Sleef vs std::pow): 1 ulp in the ramp becomes
+        // ~7 ulp after **7, up to 1.7e-6 relative. The ends (σ_max's 79.999985 and σ_min) are exact.
+        Close.Assert(f[$"karras.{n}"], sigmas, 0, 3e-6, $"karras.{n}");
         Assert.Equal(f[$"karras.{n}"][0].item<float>(), sigmas[0].item<float>());
         Assert.Equal(f[$"karras.{n}"][n - 1].item<float>(), sigmas[n - 1].item<float>());
         Assert.Equal(0f, sigmas[n].item<float>());
