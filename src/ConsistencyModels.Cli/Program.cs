@@ -17,6 +17,7 @@ app.Configure(config =>
     config.AddCommand<PresetsCommand>("presets")
         .WithDescription("List the released checkpoints (presets) and the model-zoo sampling recipes with their sampling settings.");
     config.PropagateExceptions();
+    config.UseStrictParsing();
 });
 
 try

@@ -25,6 +25,9 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors.")]
         public string? Checkpoint { get; init; }
 
+        [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load (e.g. ema, or a dotted path).")]
+        public string? CheckpointKey { get; init; }
+
         [CommandOption("--sampler <NAME>"), Description("onestep | multistep | heun | euler | dpm | ancestral | progdist. Default: the preset's (onestep for CD/CT, heun for EDM teachers).")]
         public string? Sampler { get; init; }
 
@@ -46,7 +49,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--s-noise <X>"), Description("heun/dpm: churn noise scale S_noise (default 1).")]
         public double SNoise { get; init; } = 1.0;
 
-        [CommandOption("-n|--num-samples <N>"), Description("Number of images (default 16; a recipe: 4).")]
+        [CommandOption("-n|--num-samples <N>"), Description("Number of images (default: the number of --class-labels, else 16; a recipe: 4).")]
         public int? NumSamples { get; init; }
 
         [CommandOption("-b|--batch-size <N>"), Description("Images per network call (default 16; a recipe: 4). With determ/determ-indiv the images do not depend on it.")]
@@ -61,7 +64,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--official-batch-noise"), Description("Do not advance the generator per batch: reproduces image_sample.py exactly, whose batches after the first depend on --batch-size.")]
         public bool OfficialBatchNoise { get; init; }
 
-        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: labels such as 3,917,0 (cycled over the samples) or 'random' (seeded by --seed; default).")]
+        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: one label per sample such as 3,917,0,999, one label for all, or 'random' (drawn from a generator seeded by --seed; default).")]
         public string? ClassLabels { get; init; }
 
         [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
@@ -85,23 +88,29 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
             if (sources == 0) return ValidationResult.Error("choose a model: --preset NAME, --recipe NAME or --model-config FILE (see `cm presets`)");
             if (sources > 1) return ValidationResult.Error("use only one of --preset, --recipe and --model-config");
             if (Checkpoint is null) return ValidationResult.Error("--checkpoint FILE is required (released files: https://openaipublic.blob.core.windows.net/consistency/<preset>.pt)");
+            if (Threads is < 1) return ValidationResult.Error($"--threads must be at least 1 (got {Threads})");
+            if (NumSamples is < 1) return ValidationResult.Error($"--num-samples must be at least 1 (got {NumSamples})");
+            if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be at least 1 (got {BatchSize})");
+            if (Output is not null && Path.GetExtension(Output).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg"))
+                return ValidationResult.Error($"--output must end in .png, .jpg or .jpeg (got '{Output}')");
+            if (OutputDir is not null && File.Exists(OutputDir)) return ValidationResult.Error($"--output-dir '{OutputDir}' is an existing file");
+            if (Npz is not null && !Npz.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return ValidationResult.Error($"--npz must end in .npz (got '{Npz}')");
             return ValidationResult.Success();
         }
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var plan = GenerationPlan.From(s);
+        var plan = GenerationPlan.From(s);                       // validates everything before the (slow) load
+        var device = DeviceOption.Parse(s.Device);
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
-        var device = TorchSharp.torch.device(s.Device);
-        if (device.type == TorchSharp.DeviceType.CUDA && !TorchSharp.torch.cuda.is_available())
-            throw new ArgumentException("--device cuda was requested but CUDA is not available to this libtorch (a CPU build or no GPU)");
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}", _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device));
+        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}",
+            _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device, s.CheckpointKey));
 
-        GenerationResult result = null!;
+        var sink = new Outputs(s, plan.Request.NumSamples, plan.Config);
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
@@ -114,10 +123,10 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
                     evals.Description = $"batch {p.Batch}/{p.Batches}: evaluations";
                     evals.Value = p.Evaluation;
                 });
-                result = pipeline.Generate(plan.Request, progress, cancellationToken);
+                foreach (var batch in pipeline.GenerateBatches(plan.Request, progress, cancellationToken))
+                    sink.Add(batch);
             });
-
-        Outputs.Write(result, s);
+        sink.Finish();
         return 0;
     }
 }

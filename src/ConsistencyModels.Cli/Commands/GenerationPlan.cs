@@ -61,10 +61,12 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
         if (s.ClassLabels is not null && !s.ClassLabels.Equals("random", StringComparison.OrdinalIgnoreCase))
             labels = Parse.IntList(s.ClassLabels, "--class-labels");
 
+        // Explicit labels fix the sample count unless -n says otherwise.
+        int count = s.NumSamples ?? (s.Recipe is null && labels is { Count: > 1 } ? labels.Count : numSamples);
         var request = new GenerationRequest
         {
-            NumSamples = s.NumSamples ?? numSamples,
-            BatchSize = s.BatchSize ?? Math.Min(batch, s.NumSamples ?? numSamples),
+            NumSamples = count,
+            BatchSize = s.BatchSize ?? Math.Min(batch, count),
             Seed = s.Seed ?? seed,
             Generator = generator,
             ClassLabels = labels,
@@ -75,7 +77,7 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
                 Churn = new ChurnOptions(s.SChurn, s.STmin, s.STmax, s.SNoise),
             },
         };
-        request.Validate().Sampling.Validate(config.SigmaMin, config.SigmaMax, config.Rho);
+        request.Validate(config);
         return new GenerationPlan(name, config, request);
     }
 }

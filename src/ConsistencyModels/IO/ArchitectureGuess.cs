@@ -60,7 +60,38 @@ public static class ArchitectureGuess
         }
     }
 
-    public static string Describe(IReadOnlyDictionary<string, Tensor> sd)
+    /// <summary>
+    /// The architecture flags the weights fix, read from key names and shapes: num_channels, channel_mult,
+    /// num_res_blocks, class_cond/num_classes, use_scale_shift_norm, resblock_updown, in/out channels. image_size,
+    /// attention_resolutions and head counts are not visible in the weights; they are taken from <paramref name="template"/>.
+    /// Null when the keys are not those of this UNet family.
+    /// </summary>
+    public static ModelConfig? InferConfig(IReadOnlyDictionary<string, Tensor> sd, ModelConfig template)
+    {
+        var o = Observe(sd);
+        if (o.NumChannels is not int mc || o.InChannels is not int inCh || o.OutChannels is not int outCh || o.UseScaleShiftNorm is not bool ss) return null;
+        int outputBlocks = sd.Keys.Where(k => k.StartsWith("output_blocks.")).Select(k => k.Split('.')[1]).Distinct().Count();
+        // An output block ends with an upsampler (ResBlock at sub-index 1 or 2 with in_layers, or Upsample's conv) once per level but the last.
+        int ups = sd.Keys.Where(k => k.StartsWith("output_blocks.")).Select(k => k.Split('.'))
+            .Where(p => p.Length > 3 && p[2] != "0" && (p[3] == "in_layers" || p[3] == "conv")).Select(p => p[1]).Distinct().Count();
+        int levels = ups + 1;
+        if (outputBlocks == 0 || outputBlocks % levels != 0) return null;
+        int resBlocks = outputBlocks / levels - 1;
+        var mult = new List<int>();
+        for (int level = 0; level < levels; level++)
+        {
+            int block = (levels - 1 - level) * (resBlocks + 1);                  // decoder runs from the deepest level
+            if (!sd.TryGetValue($"output_blocks.{block}.0.out_layers.3.weight", out var w)) return null;
+            mult.Add((int)w.shape[0] / mc);
+        }
+        return template with
+        {
+            NumChannels = mc, ChannelMult = mult, NumResBlocks = resBlocks, ClassCond = o.NumClasses is not null, NumClasses = o.NumClasses,
+            UseScaleShiftNorm = ss, ResblockUpdown = !o.HasConvResample, InChannels = inCh, OutChannels = outCh,
+        };
+    }
+
+    public static string Describe(IReadOnlyDictionary<string, Tensor> sd, ModelConfig? template = null)
     {
         var o = Observe(sd);
         var sb = new StringBuilder();
@@ -71,9 +102,14 @@ public static class ArchitectureGuess
         sb.Append($", {o.InputBlocks} input blocks, {o.AttentionBlocks} attention blocks");
         sb.Append(o.HasConvResample ? ", conv resampling (resblock_updown=false)" : ", resblock_updown=true");
         var presets = MatchingPresets(sd);
-        sb.Append(presets.Count > 0
-            ? $". It matches the architecture of the presets {string.Join(", ", presets.Select(p => p.Name))} (edm_* use --denoiser edm)."
-            : ". It matches none of the released presets: pass a --model-config with these values.");
-        return sb.ToString();
+        if (presets.Count > 0)
+            return sb.Append($". It matches the architecture of the presets {string.Join(", ", presets.Select(p => p.Name))} " +
+                             "(edm_* are EDM teachers, the others consistency models).").ToString();
+        sb.Append(". It matches none of the released presets");
+        if (InferConfig(sd, template ?? new ModelConfig { ImageSize = 64, NumHeadChannels = 64 }) is { } guess)
+            sb.Append("; a --model-config with these flags should fit (image_size, attention_resolutions, num_head_channels and " +
+                      "\"denoiser\" cannot be read from the weights: set them as trained): ")
+              .Append(ModelConfigJson.ToJson(guess, indented: false));
+        return sb.Append('.').ToString();
     }
 }

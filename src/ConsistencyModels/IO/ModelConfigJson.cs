@@ -86,7 +86,7 @@ public static class ModelConfigJson
         _ => throw new ArgumentException($"denoiser must be \"edm\" or \"consistency\" (got \"{s}\")"),
     };
 
-    public static string ToJson(ModelConfig c)
+    public static string ToJson(ModelConfig c, bool indented = true)
     {
         var o = new JsonObject
         {
@@ -99,7 +99,7 @@ public static class ModelConfigJson
             ["num_classes"] = c.ResolvedNumClasses, ["sigma_min"] = c.SigmaMin, ["sigma_max"] = c.SigmaMax, ["sigma_data"] = c.SigmaData,
             ["denoiser"] = c.Denoiser == DenoiserKind.Edm ? "edm" : "consistency",
         };
-        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = indented });
     }
 
     /// <summary>Accepts "32,16,8", "1,2,3,4", "" (empty = official default), "(1,2,3,4)" or a JSON array.</summary>

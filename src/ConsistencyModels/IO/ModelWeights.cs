@@ -30,22 +30,20 @@ public static class ModelWeights
     private static string Describe(string source, ModelConfig? config, IReadOnlyDictionary<string, Tensor> sd,
                                    List<string> missing, List<string> unexpected, List<(string Key, long[] Want, long[] Got)> badShape)
     {
-        const int Max = 12;
         var sb = new StringBuilder();
         sb.Append($"'{source}' does not fit the model");
-        if (config is not null) sb.Append($" (num_channels={config.NumChannels}, image_size={config.ImageSize}, class_cond={config.ClassCond.ToString().ToLowerInvariant()}, use_scale_shift_norm={config.UseScaleShiftNorm.ToString().ToLowerInvariant()})");
-        sb.AppendLine(":");
+        if (config is not null) sb.Append($" (num_channels={config.NumChannels}, class_cond={config.ClassCond.ToString().ToLowerInvariant()}, use_scale_shift_norm={config.UseScaleShiftNorm.ToString().ToLowerInvariant()}, channel_mult={string.Join(",", config.ResolvedChannelMult)}, num_res_blocks={config.NumResBlocks})");
+        sb.AppendLine($": {missing.Count} missing keys, {unexpected.Count} unexpected keys, {badShape.Count} shape mismatches.");
+        sb.Append("The checkpoint looks like: ").AppendLine(ArchitectureGuess.Describe(sd, config));
         void List(string title, IReadOnlyList<string> items)
         {
             if (items.Count == 0) return;
-            sb.AppendLine($"  {title} ({items.Count}):");
-            foreach (var i in items.Take(Max)) sb.AppendLine("    " + i);
-            if (items.Count > Max) sb.AppendLine($"    ... and {items.Count - Max} more");
+            sb.AppendLine($"{title} ({items.Count}):");
+            foreach (var i in items) sb.AppendLine("  " + i);
         }
         List("missing keys", missing);
         List("unexpected keys", unexpected);
         List("shape mismatches (model vs checkpoint)", badShape.Select(b => $"{b.Key}: [{string.Join(", ", b.Want)}] vs [{string.Join(", ", b.Got)}]").ToList());
-        sb.Append("  The checkpoint looks like: ").Append(ArchitectureGuess.Describe(sd));
-        return sb.ToString();
+        return sb.ToString().TrimEnd();
     }
 }

@@ -44,17 +44,17 @@ public sealed record ModelConfig
     /// <summary>Channel multipliers after applying the official image-size defaults (cm/script_util.py:122-132).</summary>
     public IReadOnlyList<int> ResolvedChannelMult => ChannelMult.Count > 0 ? ChannelMult : ImageSize switch
     {
-        512 => [1, 1, 2, 2, 4, 4],   // official (0.5,1,1,2,2,4,4) has a fractional entry; not used by any release
+        512 => throw new ArgumentException("channel_mult must be given for image_size 512: the official default (0.5,1,1,2,2,4,4) has a fractional entry this port does not build"),
         256 => [1, 1, 2, 2, 4, 4],
         128 => [1, 1, 2, 3, 4],
         64 => [1, 2, 3, 4],
         _ => throw new ArgumentException($"channel_mult must be given for image_size {ImageSize} (official defaults exist for 64, 128, 256)"),
     };
 
-    /// <summary>Downsample factors at which attention is used: image_size / resolution.</summary>
+    /// <summary>Downsample factors at which attention is used: image_size // resolution (floor division, as upstream).</summary>
     public IReadOnlySet<int> AttentionDownsampleFactors => AttentionResolutions.Select(r => ImageSize / r).ToHashSet();
 
-    /// <summary>Output channels actually built: 6 when learn_sigma (the extra 3 are ignored by samplers).</summary>
+    /// <summary>Output channels built: 2·in_channels with learn_sigma (upstream's factory), else out_channels.</summary>
     public int ResolvedOutChannels => LearnSigma ? 2 * InChannels : OutChannels;
 
     public int? ResolvedNumClasses => ClassCond ? NumClasses ?? 1000 : null;
@@ -70,7 +70,7 @@ public sealed record ModelConfig
         Check(mult.All(m => m > 0), "channel_mult entries must be positive");
         Check(ImageSize % (1 << (mult.Count - 1)) == 0, $"image_size {ImageSize} is not divisible by 2^{mult.Count - 1} (one halving per channel_mult level)");
         foreach (var r in AttentionResolutions)
-            Check(r > 0 && ImageSize % r == 0, $"attention resolution {r} does not divide image_size {ImageSize}");
+            Check(r > 0, $"attention resolutions must be positive (got {r})");
         Check(NumHeadChannels == -1 || NumHeadChannels > 0, "num_head_channels must be -1 or positive");
         Check(NumHeadChannels != -1 || NumHeads > 0, "num_heads must be positive when num_head_channels is -1");
         Check(!ClassCond || ResolvedNumClasses > 0, "num_classes must be positive for a class-conditional model");
@@ -78,6 +78,9 @@ public sealed record ModelConfig
         Check(SigmaData > 0, "sigma_data must be positive");
         Check(Dropout >= 0 && Dropout < 1, "dropout must be in [0, 1)");
         Check(InChannels > 0 && OutChannels > 0, "in_channels and out_channels must be positive");
+        // D(x) = c_skip·x + c_out·F(x) needs F to have x's channels; upstream's KarrasDenoiser fails the same way.
+        Check(!LearnSigma, "learn_sigma=true is not supported: the Karras denoiser needs out_channels == in_channels (the official code fails too)");
+        Check(OutChannels == InChannels, $"out_channels ({OutChannels}) must equal in_channels ({InChannels}) for the Karras denoiser");
         return this;
     }
 }

@@ -90,13 +90,3 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         return (skip + h).MoveToOuterDisposeScope();
     }
 }
-
-internal static class ZeroInit
-{
-    /// <summary>cm/nn.py::zero_module — only matters for training from scratch; loading overwrites it.</summary>
-    public static void Apply(nn.Module module)
-    {
-        using var _ = no_grad();
-        foreach (var p in module.parameters()) p.zero_();
-    }
-}

@@ -105,7 +105,14 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     }
 
     /// <summary>Runs the network: x [N, C, H, W] (already c_in-scaled), timesteps [N] (= 250·ln σ), y [N] int64 or null.</summary>
-    public override Tensor forward(Tensor x, Tensor timesteps, Tensor? y)
+    public override Tensor forward(Tensor x, Tensor timesteps, Tensor? y) => Forward(x, timesteps, y, observe: null);
+
+    /// <summary>
+    /// The forward pass, optionally reporting each top-level module's output under its upstream name
+    /// ("time_embed", "label_emb", "input_blocks.3", "middle_block", "output_blocks.7", "out") for parity checks.
+    /// Tensors passed to <paramref name="observe"/> are disposed after the call; clone to keep them.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor timesteps, Tensor? y, Action<string, Tensor>? observe)
     {
         if (_labelEmb is not null && y is null)
             throw new ArgumentException("this model is class-conditional: class labels (y) are required");
@@ -117,26 +124,37 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         using var scope = NewDisposeScope();
         // Mapping.
         var emb = _timeEmbed.call(TimestepEmbedding.Compute(timesteps, _modelChannels));
-        if (_labelEmb is not null) emb = emb + _labelEmb.call(y!);
+        observe?.Invoke("time_embed", emb);
+        if (_labelEmb is not null)
+        {
+            var label = _labelEmb.call(y!);
+            observe?.Invoke("label_emb", label);
+            emb = emb + label;
+        }
 
         // Encoder.
         var hs = new List<Tensor>();
         var h = x;
-        foreach (var block in _inputBlocks)
+        for (int i = 0; i < _inputBlocks.Count; i++)
         {
-            h = block.call(h, emb);
+            h = _inputBlocks[i].call(h, emb);
+            observe?.Invoke($"input_blocks.{i}", h);
             hs.Add(h);
         }
         h = _middleBlock.call(h, emb);
+        observe?.Invoke("middle_block", h);
         // Decoder: current h first, skip second.
         for (int i = 0; i < _outputBlocks.Count; i++)
         {
             var skip = hs[^1];
             hs.RemoveAt(hs.Count - 1);
             h = _outputBlocks[i].call(cat([h, skip], dim: 1), emb);
+            observe?.Invoke($"output_blocks.{i}", h);
         }
         h = h.to(x.dtype);
-        return _out.call(h).MoveToOuterDisposeScope();
+        var result = _out.call(h);
+        observe?.Invoke("out", result);
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Number of parameters (elements), e.g. 295,899,267 for ImageNet-64.</summary>

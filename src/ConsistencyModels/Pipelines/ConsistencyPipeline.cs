@@ -27,11 +27,15 @@ public sealed class ConsistencyPipeline : IDisposable
         Preconditioning = KarrasDenoiser.FromConfig(model.Config);
     }
 
-    /// <summary>Builds the UNet for <paramref name="config"/> and loads <paramref name="checkpointPath"/> strictly (.pt or .safetensors).</summary>
-    public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null)
+    /// <summary>
+    /// Builds the UNet for <paramref name="config"/> and loads <paramref name="checkpointPath"/> strictly (.pt or
+    /// .safetensors); <paramref name="key"/> selects a state dict nested in a .pt file (e.g. "ema").
+    /// </summary>
+    public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null, string? key = null)
     {
+        if (Directory.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' is a directory, not a file", checkpointPath);
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' does not exist", checkpointPath);
-        var stateDict = CheckpointFile.LoadStateDict(checkpointPath);
+        var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath) : TorchCheckpoint.LoadStateDict(checkpointPath, key);
         try
         {
             var model = new UNetModel(config);
@@ -47,55 +51,72 @@ public sealed class ConsistencyPipeline : IDisposable
     public static ConsistencyPipeline FromPreset(string presetName, string checkpointPath, Device? device = null) =>
         Load(CheckpointPresets.Get(presetName).Model, checkpointPath, device);
 
-    /// <summary>D(x, σ) of this model for fixed class labels (null for unconditional models), clamped as upstream.</summary>
+    /// <summary>D(x, σ) of this model for fixed class labels (null for unconditional models), clamped as upstream; no autograd.</summary>
     public Denoiser CreateDenoiser(Tensor? classLabels, bool clipDenoised = true) =>
-        Preconditioning.AsDenoiser((x, cNoise, y) => Model.call(x, cNoise, y), classLabels, clipDenoised);
+        Preconditioning.AsDenoiser((x, cNoise, y) =>
+        {
+            using var _ = no_grad();
+            return Model.call(x, cNoise, y);
+        }, classLabels, clipDenoised);
 
-    /// <summary>Generates <see cref="GenerationRequest.NumSamples"/> images batch by batch.</summary>
+    /// <summary>Generates all images and returns them together (use <see cref="GenerateBatches"/> for large counts).</summary>
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
-        request.Validate();
-        request.Sampling.Validate(Config.SigmaMin, Config.SigmaMax, Config.Rho);
-        int n = request.NumSamples, size = Config.ImageSize, ch = Config.InChannels;
+        long total = (long)request.NumSamples * Config.ImageSize * Config.ImageSize * Config.InChannels;
+        if (total > Array.MaxLength)
+            throw new ArgumentException($"{request.NumSamples} images of {Config.ImageSize}px do not fit in one array: generate them batch by batch (GenerateBatches, or --output-dir)");
+        var images = new byte[total];
+        long[]? labels = null;
+        foreach (var b in GenerateBatches(request, progress, cancel))
+        {
+            b.Images.CopyTo(images.AsSpan((int)((long)b.Start * b.Images.Length / b.Count)));
+            if (b.Labels is not null) { labels ??= new long[request.NumSamples]; b.Labels.CopyTo(labels, b.Start); }
+        }
+        return new GenerationResult(images, request.NumSamples, Config.ImageSize, Config.ImageSize, Config.InChannels, labels);
+    }
+
+    /// <summary>
+    /// Generates <see cref="GenerationRequest.NumSamples"/> images batch by batch, yielding each batch as it finishes.
+    /// Every network call has <see cref="GenerationRequest.BatchSize"/> rows, as in image_sample.py: a last, partial
+    /// batch is padded (generator rows clamped to the last sample, as upstream) and the padding dropped, so that the
+    /// per-sample generators advance exactly as in the official code.
+    /// </summary>
+    public IEnumerable<GenerationBatch> GenerateBatches(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
+    {
+        request.Validate(Config);
+        int n = request.NumSamples, size = Config.ImageSize, ch = Config.InChannels, bs = request.BatchSize;
         long[]? labels = ResolveLabels(request);
         var rng = SampleGenerators.Create(request.Generator, n, request.Seed);
-        var images = new byte[(long)n * size * size * ch];
-        int batches = (n + request.BatchSize - 1) / request.BatchSize, evals = request.Sampling.Evaluations;
+        int batches = (n + bs - 1) / bs, evals = request.Sampling.Evaluations;
 
-        using var noGrad = no_grad();
         for (int b = 0, done = 0; done < n; b++)
         {
             cancel.ThrowIfCancellationRequested();
-            int bs = Math.Min(request.BatchSize, n - done);
+            int keep = Math.Min(bs, n - done), batchIndex = b, doneSoFar = done;
             if (request.AdvanceGeneratorPerBatch) rng.SetDoneSamples(done);
-            using var scope = NewDisposeScope();
-            var y = labels is null ? null : tensor(labels[done..(done + bs)]).to(Device);
-            int batchIndex = b, doneSoFar = done;
-            var x = KarrasSample.Sample(CreateDenoiser(y, request.Sampling.ClipDenoised), [bs, ch, size, size], request.Sampling, rng,
-                Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, n, step.Evaluation, evals)));
-            var bytes = ImageIO.ToUint8Nhwc(x).cpu();
-            bytes.bytes.CopyTo(images.AsSpan((int)((long)done * size * size * ch)));
-            done += bs;
+            byte[] bytes;
+            using (inference_mode())
+            using (var scope = NewDisposeScope())
+            {
+                var y = labels is null ? null
+                    : tensor(Enumerable.Range(done, bs).Select(i => labels[Math.Min(i, n - 1)]).ToArray()).to(Device);
+                var x = KarrasSample.Sample(CreateDenoiser(y, request.Sampling.ClipDenoised), [bs, ch, size, size], request.Sampling, rng,
+                    Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, n, step.Evaluation, evals)));
+                bytes = ImageIO.ToUint8Nhwc(x[..keep]).cpu().bytes.ToArray();
+            }
+            var batchLabels = labels?[done..(done + keep)];
+            done += keep;
             progress?.Report(new GenerationProgress(batchIndex + 1, batches, done, n, evals, evals));
+            yield return new GenerationBatch(done - keep, keep, bytes, size, size, ch, batchLabels);
         }
-        return new GenerationResult(images, n, size, size, ch, labels);
     }
 
     private long[]? ResolveLabels(GenerationRequest request)
     {
         int n = request.NumSamples;
-        if (Config.ResolvedNumClasses is not int numClasses)
-        {
-            if (request.ClassLabels is not null)
-                throw new ArgumentException("this model is unconditional (class_cond=false): class labels cannot be used");
-            return null;
-        }
+        if (Config.ResolvedNumClasses is not int numClasses) return null;
         if (request.ClassLabels is { } given)
-        {
-            foreach (var l in given)
-                if (l < 0 || l >= numClasses) throw new ArgumentException($"class label {l} is outside [0, {numClasses - 1}]");
-            return Enumerable.Range(0, n).Select(i => (long)given[i % given.Count]).ToArray();
-        }
+            return Enumerable.Range(0, n).Select(i => (long)given[given.Count == 1 ? 0 : i]).ToArray();
         // Upstream draws labels from the unseeded global RNG; here they come from a generator seeded with --seed.
         using var g = new Generator(unchecked((ulong)request.Seed));
         using var drawn = randint(0, numClasses, [n], dtype: ScalarType.Int64, generator: g);

@@ -1,4 +1,5 @@
 // What to generate: sample count, batching, seed, noise source, labels and sampler (image_sample.py's flags as data).
+using ConsistencyModels.Nn;
 using ConsistencyModels.Sampling;
 
 namespace ConsistencyModels.Pipelines;
@@ -10,7 +11,7 @@ public sealed record GenerationRequest
     public long Seed { get; init; } = 42;
     public GeneratorKind Generator { get; init; } = GeneratorKind.Determ;
     public SamplingOptions Sampling { get; init; } = new();
-    /// <summary>Explicit labels (cycled when fewer than NumSamples); null draws them from a generator seeded with <see cref="Seed"/>.</summary>
+    /// <summary>Explicit labels: one for all samples or one per sample; null draws them from a generator seeded with <see cref="Seed"/>.</summary>
     public IReadOnlyList<int>? ClassLabels { get; init; }
     /// <summary>
     /// Move the generator's sample offset to the first sample of each batch (set_done_samples), so images do not depend
@@ -18,17 +19,31 @@ public sealed record GenerationRequest
     /// </summary>
     public bool AdvanceGeneratorPerBatch { get; init; } = true;
 
-    public GenerationRequest Validate()
+    /// <summary>Checks counts, labels against the model's classes and the sampler options; throws naming the problem.</summary>
+    public GenerationRequest Validate(ModelConfig model)
     {
         if (NumSamples < 1) throw new ArgumentException($"num_samples must be >= 1 (got {NumSamples})");
         if (BatchSize < 1) throw new ArgumentException($"batch_size must be >= 1 (got {BatchSize})");
-        if (ClassLabels is { Count: 0 }) throw new ArgumentException("class labels list is empty");
+        if (ClassLabels is { } labels)
+        {
+            if (model.ResolvedNumClasses is not int numClasses)
+                throw new ArgumentException("this model is unconditional (class_cond=false): class labels cannot be used");
+            if (labels.Count == 0) throw new ArgumentException("the class label list is empty");
+            if (labels.Count != 1 && labels.Count != NumSamples)
+                throw new ArgumentException($"give one class label or one per sample: {labels.Count} labels for {NumSamples} samples");
+            foreach (var l in labels)
+                if (l < 0 || l >= numClasses) throw new ArgumentException($"class label {l} is outside [0, {numClasses - 1}]");
+        }
+        Sampling.Validate(model.SigmaMin, model.SigmaMax, model.Rho);
         return this;
     }
 }
 
 /// <summary>Generated images as uint8 NHWC (the official npz layout) and their labels (null for unconditional models).</summary>
 public sealed record GenerationResult(byte[] Images, int Count, int Height, int Width, int Channels, long[]? Labels);
+
+/// <summary>One batch of results: samples [Start, Start + Count) as uint8 NHWC, with their labels.</summary>
+public sealed record GenerationBatch(int Start, int Count, byte[] Images, int Height, int Width, int Channels, long[]? Labels);
 
 /// <summary>Progress: batch b of B, network evaluation e of E within the batch.</summary>
 public sealed record GenerationProgress(int Batch, int Batches, int SamplesDone, int NumSamples, int Evaluation, int EvaluationsPerBatch);

@@ -1,0 +1,47 @@
+// Minimal benchmark harness: warm-up, N timed repetitions, median/min/max, and the peak resident memory of each case
+// (VmHWM reset through /proc/self/clear_refs before the case).
+using System.Diagnostics;
+
+namespace ConsistencyModels.Benchmarks;
+
+internal sealed record Measurement(string Name, double MedianMs, double MinMs, double MaxMs, int Repetitions, long PeakRssMb,
+                                   double? Flops = null, double? Items = null, string ItemUnit = "")
+{
+    public double? GflopPerSecond => Flops is double f ? f / (MedianMs / 1000) / 1e9 : null;
+    public double? ItemsPerSecond => Items is double n ? n / (MedianMs / 1000) : null;
+}
+
+internal static class Harness
+{
+    public static Measurement Run(string name, Action action, int warmup, int repetitions, double? flops = null, double? items = null, string unit = "")
+    {
+        ResetPeakRss();
+        for (int i = 0; i < warmup; i++) action();
+        var times = new double[repetitions];
+        for (int i = 0; i < repetitions; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        double median = repetitions % 2 == 1 ? times[repetitions / 2] : (times[repetitions / 2 - 1] + times[repetitions / 2]) / 2;
+        var m = new Measurement(name, median, times[0], times[^1], repetitions, PeakRssMb(), flops, items, unit);
+        Console.Error.WriteLine($"  {name}: median {median:F1} ms (min {times[0]:F1}, max {times[^1]:F1}, n={repetitions}), peak RSS {m.PeakRssMb} MB" +
+                                (m.GflopPerSecond is double g ? $", {g:F1} GFLOP/s" : ""));
+        return m;
+    }
+
+    public static void ResetPeakRss()
+    {
+        GC.Collect();
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public static long PeakRssMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+        return -1;
+    }
+}
