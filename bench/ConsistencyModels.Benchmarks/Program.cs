@@ -1,7 +1,7 @@
 // Benchmarks of the ImageNet-64 UNet (random weights, 296M parameters) on this machine, with the same-run fp32
-// matmul rate as the yardstick. Usage: dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE]
+// matmul rate as the yardstick. Usage:
+//   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 using ConsistencyModels.Benchmarks;
-using ConsistencyModels.Diffusion;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
@@ -10,7 +10,7 @@ using ConsistencyModels.Sampling;
 using static TorchSharp.torch;
 
 int? threads = null;
-bool quick = false;
+bool quick = false, skipTraining = false;
 string? markdown = null;
 for (int i = 0; i < args.Length; i++)
 {
@@ -18,14 +18,16 @@ for (int i = 0; i < args.Length; i++)
     {
         case "--threads": threads = int.Parse(args[++i]); break;
         case "--quick": quick = true; break;
+        case "--skip-training": skipTraining = true; break;
         case "--markdown": markdown = args[++i]; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 if (threads is int t) set_num_threads(t);
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
-Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs, libtorch CPU");
+Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();
+var notes = new List<string>();
 
 // Yardstick: a large fp32 matmul on the same threads.
 using (var a = randn(2048, 2048))
@@ -34,60 +36,88 @@ using (var b = randn(2048, 2048))
 double matmulGflops = results[^1].GflopPerSecond!.Value;
 
 var config = CheckpointPresets.ImageNet64(DenoiserKind.Consistency);
-using var model = new UNetModel(config);
-model.eval();
-Console.Error.WriteLine($"ImageNet-64 UNet: {model.ParameterCount():N0} parameters, {FlopCounter.UNetForward(config, 1) / 1e9:F1} GFLOP per image");
+double flopsPerImage = FlopCounter.UNetForward(config, 1);
+Console.Error.WriteLine($"ImageNet-64 UNet: {flopsPerImage / 1e9:F1} GFLOP per image (convolutions, linears, attention matmuls)");
 
-foreach (int batch in new[] { 1, 8 })
+// Random weights, but no zero-initialised layer, so that outputs (and precision errors) are not trivial.
+UNetModel NewModel()
 {
-    using var x = randn(batch, 3, 64, 64);
-    using var tIn = full(batch, 100f);
-    using var y = randint(0, 1000, [batch]);
-    results.Add(Harness.Run($"UNet forward fp32, batch {batch}", () =>
-    {
-        using var _ = inference_mode();
-        using var o = model.call(x, tIn, y);
-    }, 1, batch == 1 ? reps : heavyReps, FlopCounter.UNetForward(config, batch), batch, "img"));
+    manual_seed(1234);
+    var m = new UNetModel(config);
+    using (no_grad())
+        foreach (var p in m.parameters())
+            if (p.dim() == 1 || p.abs().max().item<float>() == 0) p.normal_(0, 0.02);
+    m.eval();
+    return m;
 }
-double forward8 = results[^1].MedianMs;
 
-// Sampling end to end (generator, preconditioning, sampler, uint8 conversion).
-var pipeline = new ConsistencyPipeline(model);
 var request = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8] };
-results.Add(Harness.Run("one-step sampling, batch 8", () => pipeline.Generate(request), 1, heavyReps, FlopCounter.UNetForward(config, 8), 8, "img"));
-double onestep8 = results[^1].MedianMs;
-results.Add(Harness.Run("two-step sampling (ts 0,22,39), batch 8", () => pipeline.Generate(request with
+var images = new Dictionary<string, byte[]>();
+double forwardFp32B8 = 0, onestepFp32B8 = 0;
+foreach (var (label, precision, channelsLast) in new[] { ("fp32", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) })
 {
-    Sampling = new SamplingOptions { Sampler = SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] },
-}), 0, heavyReps, 2 * FlopCounter.UNetForward(config, 8), 8, "img"));
-
-// EDM Heun: 3 steps = 5 evaluations at batch 1, reported per step below.
-var heunRequest = new GenerationRequest { NumSamples = 1, BatchSize = 1, ClassLabels = [1], Sampling = new SamplingOptions { Sampler = SamplerKind.Heun, Steps = 3 } };
-results.Add(Harness.Run("EDM Heun 3 steps (5 evaluations), batch 1", () => pipeline.Generate(heunRequest), 0, heavyReps, 5 * FlopCounter.UNetForward(config, 1), 1, "img"));
-
-// Training core: forward + backward at batch 8.
-using (var x = randn(8, 3, 64, 64))
-using (var tIn = full(8, 100f))
-using (var y = randint(0, 1000, [8]))
+    using var model = NewModel();
+    var pipeline = new ConsistencyPipeline(model, precision: precision, channelsLast: channelsLast);
+    foreach (int batch in new[] { 1, 8 })
+    {
+        using var x = randn(batch, 3, 64, 64);
+        using var tIn = full(batch, 100f);
+        using var y = randint(0, 1000, [batch]);
+        results.Add(Harness.Run($"UNet forward {label}, batch {batch}", () =>
+        {
+            using var _ = inference_mode();
+            using var o = model.call(x, tIn, y);
+        }, 1, batch == 1 ? reps : heavyReps, flopsPerImage * batch, batch, "img"));
+    }
+    double forward8 = results[^1].MedianMs;
+    GenerationResult? last = null;
+    results.Add(Harness.Run($"one-step sampling {label}, batch 8", () => last = pipeline.Generate(request), 1, heavyReps, flopsPerImage * 8, 8, "img"));
+    images[label] = last!.Images;
+    notes.Add($"{label}: sampler overhead outside the network (one-step batch 8 vs forward batch 8) = {(results[^1].MedianMs - forward8) / results[^1].MedianMs * 100:F1}%");
+    if (label == "fp32") (forwardFp32B8, onestepFp32B8) = (forward8, results[^1].MedianMs);
+    if (label != "fp32 channels-last")
+        results.Add(Harness.Run($"two-step sampling (ts 0,22,39) {label}, batch 8", () => pipeline.Generate(request with
+        {
+            Sampling = new SamplingOptions { Sampler = SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] },
+        }), 0, heavyReps, 2 * flopsPerImage * 8, 8, "img"));
+    if (label != "fp32 channels-last")
+    {
+        // EDM Heun: 3 steps = 5 evaluations at batch 8; the per-step figure is the median / 2.5 evaluations.
+        var heun = request with { Sampling = new SamplingOptions { Sampler = SamplerKind.Heun, Steps = 3 } };
+        results.Add(Harness.Run($"EDM Heun 3 steps (5 evaluations) {label}, batch 8", () => pipeline.Generate(heun), 0, heavyReps, 5 * flopsPerImage * 8, 8, "img"));
+    }
+}
+foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
 {
+    var reference = images["fp32"];
+    int max = 0; long sum = 0;
+    for (int i = 0; i < img.Length; i++) { int d = Math.Abs(img[i] - reference[i]); max = Math.Max(max, d); sum += d; }
+    notes.Add($"{label} vs fp32, one-step images (random weights, 8 images): max |uint8 diff| = {max}, mean = {(double)sum / img.Length:F3}");
+}
+
+if (!skipTraining)
+{
+    // Training core: forward + backward at batch 8 (fp32).
+    using var model = NewModel();
     model.train();
+    using var x = randn(8, 3, 64, 64);
+    using var tIn = full(8, 100f);
+    using var y = randint(0, 1000, [8]);
     results.Add(Harness.Run("UNet forward+backward fp32, batch 8", () =>
     {
         using var scope = NewDisposeScope();
         var loss = model.call(x, tIn, y).square().mean();
         loss.backward();
         foreach (var p in model.parameters()) p.grad?.zero_();
-    }, 0, heavyReps, 3 * FlopCounter.UNetForward(config, 8), 8, "img"));
-    model.eval();
-    foreach (var p in model.parameters()) { p.grad?.Dispose(); }
+    }, 0, heavyReps, 3 * flopsPerImage * 8, 8, "img"));
 }
 
 // Checkpoint load: a 1.2 GB .pt written once, read from a warm page cache.
 var ckpt = Path.Combine(Path.GetTempPath(), "cm-bench-imagenet64.pt");
-if (!File.Exists(ckpt)) TorchCheckpoint.Save(ckpt, model.state_dict());
+if (!File.Exists(ckpt)) using (var m = NewModel()) TorchCheckpoint.Save(ckpt, m.state_dict());
 double gb = new FileInfo(ckpt).Length / 1e9;
 File.ReadAllBytes(ckpt);   // warm the page cache
-results.Add(Harness.Run($"load .pt state dict ({gb:F2} GB)", () =>
+results.Add(Harness.Run($"read .pt state dict ({gb:F2} GB)", () =>
 {
     var sd = TorchCheckpoint.LoadStateDict(ckpt);
     foreach (var v in sd.Values) v.Dispose();
@@ -100,8 +130,7 @@ results.Add(Harness.Run($"load checkpoint into a new pipeline ({gb:F2} GB)", () 
 // Report.
 var lines = new List<string>
 {
-    $"threads {get_num_threads()}; fp32 matmul yardstick {matmulGflops:F1} GFLOP/s; sampler overhead outside the network " +
-    $"(one-step batch 8 vs forward batch 8): {(onestep8 - forward8) / onestep8 * 100:F1}%",
+    $"threads {get_num_threads()}; fp32 matmul yardstick {matmulGflops:F1} GFLOP/s; {CpuFeatures.Describe(Precision.Bf16)}",
     "",
     "| case | median ms | min | max | n | GFLOP/s | % of matmul | throughput | peak RSS MB |",
     "|---|---|---|---|---|---|---|---|---|",
@@ -110,6 +139,8 @@ foreach (var m in results)
     lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {(m.GflopPerSecond is double g ? g.ToString("F1") : "-")} | " +
               $"{(m.GflopPerSecond is double g2 ? (g2 / matmulGflops * 100).ToString("F0") + "%" : "-")} | " +
               $"{(m.ItemsPerSecond is double ips ? $"{ips:F2} {m.ItemUnit}/s" : "-")} | {m.PeakRssMb} |");
+lines.Add("");
+lines.AddRange(notes.Select(n => "- " + n));
 foreach (var l in lines) Console.WriteLine(l);
 if (markdown is not null) File.WriteAllLines(markdown, lines);
 return 0;

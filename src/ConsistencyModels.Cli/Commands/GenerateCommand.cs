@@ -1,6 +1,7 @@
 // `cm generate`: parse options -> GenerationRequest -> ConsistencyPipeline.Generate -> grid / PNGs / npz.
 using System.ComponentModel;
 using ConsistencyModels.IO;
+using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Sampling;
@@ -70,6 +71,9 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
         public string Device { get; init; } = "cpu";
 
+        [CommandOption("--precision <P>"), Description("fp32 (default; equals the official fp32 results) | bf16 | fp16. bf16/fp16 run the UNet's convolutions and attention in that type (GroupNorm statistics, embeddings, scalings and the noise schedule stay fp32, as the official fp16 path); bf16 uses AMX on CPUs that have it.")]
+        public string Precision { get; init; } = "fp32";
+
         [CommandOption("--threads <N>"), Description("CPU threads for libtorch (default: libtorch's choice).")]
         public int? Threads { get; init; }
 
@@ -94,6 +98,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
             if (Output is not null && Path.GetExtension(Output).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg"))
                 return ValidationResult.Error($"--output must end in .png, .jpg or .jpeg (got '{Output}')");
             if (OutputDir is not null && File.Exists(OutputDir)) return ValidationResult.Error($"--output-dir '{OutputDir}' is an existing file");
+            if (Precision.ToLowerInvariant() is not ("fp32" or "bf16" or "fp16")) return ValidationResult.Error($"--precision must be fp32, bf16 or fp16 (got '{Precision}')");
             if (Npz is not null && !Npz.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return ValidationResult.Error($"--npz must end in .npz (got '{Npz}')");
             return ValidationResult.Success();
         }
@@ -103,12 +108,14 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
     {
         var plan = GenerationPlan.From(s);                       // validates everything before the (slow) load
         var device = DeviceOption.Parse(s.Device);
+        var precision = Parse.Precision(s.Precision);
+        if (device.type == TorchSharp.DeviceType.CPU) AnsiConsole.MarkupLine($"[grey]precision:[/] {Markup.Escape(CpuFeatures.Describe(precision))}");
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
         using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}",
-            _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device, s.CheckpointKey));
+            _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device, s.CheckpointKey, precision));
 
         var sink = new Outputs(s, plan.Request.NumSamples, plan.Config);
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)

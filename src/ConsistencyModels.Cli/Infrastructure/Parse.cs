@@ -1,6 +1,7 @@
 // String -> library value conversions for the CLI edge (the only place upstream spellings are parsed).
 using System.Globalization;
 using ConsistencyModels.Sampling;
+using Nn = ConsistencyModels.Nn;
 
 namespace ConsistencyModels.Cli;
 
@@ -24,6 +25,14 @@ internal static class Parse
         "determ-indiv" or "determ_indiv" => GeneratorKind.DetermIndiv,
         "dummy" => GeneratorKind.Dummy,
         _ => throw new ArgumentException($"unknown generator '{s}': use determ, determ-indiv or dummy"),
+    };
+
+    public static Nn.Precision Precision(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => Nn.Precision.Fp32,
+        "bf16" or "bfloat16" => Nn.Precision.Bf16,
+        "fp16" or "float16" or "half" => Nn.Precision.Fp16,
+        _ => throw new ArgumentException($"--precision must be fp32, bf16 or fp16 (got '{s}')"),
     };
 
     public static string Name(GeneratorKind g) => g switch

@@ -23,6 +23,12 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
     public ModelConfig Config { get; }
 
+    /// <summary>dtype of the convolutions in input/middle/output blocks (the official fp16 "torso"); float32 by default.</summary>
+    public ScalarType TorsoDtype { get; private set; } = ScalarType.Float32;
+
+    /// <summary>Whether torso activations and conv weights use the channels-last (NHWC) memory layout.</summary>
+    public bool ChannelsLast { get; private set; }
+
     public UNetModel(ModelConfig config, Device? device = null) : base(nameof(UNetModel))
     {
         Config = config.Validate();
@@ -134,7 +140,8 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
         // Encoder.
         var hs = new List<Tensor>();
-        var h = x;
+        var h = x.to(TorsoDtype);
+        if (ChannelsLast) h = MemoryLayout.ToChannelsLast(h);
         for (int i = 0; i < _inputBlocks.Count; i++)
         {
             h = _inputBlocks[i].call(h, emb);
@@ -155,6 +162,29 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         var result = _out.call(h);
         observe?.Invoke("out", result);
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Casts the convolution weights of input_blocks, middle_block and output_blocks to <paramref name="dtype"/>, as the
+    /// official <c>convert_to_fp16</c> does: time/label embeddings, every Linear, every GroupNorm (which computes in
+    /// float32 anyway) and the final <c>out</c> block stay float32; activations are cast on entry and exit of the torso.
+    /// With <paramref name="channelsLast"/> the torso weights and activations use the NHWC layout (oneDNN's fast path).
+    /// </summary>
+    public UNetModel ConvertTorso(ScalarType dtype, bool channelsLast)
+    {
+        using var _ = no_grad();
+        foreach (var (name, module) in named_modules())
+        {
+            if (module is not Conv2d conv || !(name.StartsWith("input_blocks.") || name.StartsWith("middle_block.") || name.StartsWith("output_blocks.")))
+                continue;
+            var w = conv.weight!.to(dtype);
+            if (channelsLast) w = MemoryLayout.ToChannelsLast(w);
+            conv.weight = new Parameter(w, requires_grad: conv.weight!.requires_grad);
+            if (conv.bias is { } b) conv.bias = new Parameter(b.to(dtype), requires_grad: b.requires_grad);
+        }
+        TorsoDtype = dtype;
+        ChannelsLast = channelsLast;
+        return this;
     }
 
     /// <summary>Number of parameters (elements), e.g. 295,899,267 for ImageNet-64.</summary>

@@ -18,12 +18,18 @@ public sealed class ConsistencyPipeline : IDisposable
     public KarrasDenoiser Preconditioning { get; }
     public Device Device { get; }
 
-    public ConsistencyPipeline(UNetModel model, Device? device = null)
+    public Precision Precision { get; }
+
+    /// <param name="channelsLast">NHWC layout for the torso (oneDNN's fast path on CPU); null = on for bf16/fp16, off for fp32.</param>
+    public ConsistencyPipeline(UNetModel model, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null)
     {
         Device = device ?? CPU;
         Model = model;
         Model.to(Device);
         Model.eval();
+        Precision = precision;
+        bool nhwc = channelsLast ?? precision != Precision.Fp32;
+        if (precision != Precision.Fp32 || nhwc) Model.ConvertTorso(precision.ToScalarType(), nhwc);
         Preconditioning = KarrasDenoiser.FromConfig(model.Config);
     }
 
@@ -31,7 +37,8 @@ public sealed class ConsistencyPipeline : IDisposable
     /// Builds the UNet for <paramref name="config"/> and loads <paramref name="checkpointPath"/> strictly (.pt or
     /// .safetensors); <paramref name="key"/> selects a state dict nested in a .pt file (e.g. "ema").
     /// </summary>
-    public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null, string? key = null)
+    public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null, string? key = null,
+                                           Precision precision = Precision.Fp32, bool? channelsLast = null)
     {
         if (Directory.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' is a directory, not a file", checkpointPath);
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' does not exist", checkpointPath);
@@ -40,7 +47,7 @@ public sealed class ConsistencyPipeline : IDisposable
         {
             var model = new UNetModel(config);
             ModelWeights.LoadInto(model, stateDict, checkpointPath, config);
-            return new ConsistencyPipeline(model, device);
+            return new ConsistencyPipeline(model, device, precision, channelsLast);
         }
         finally
         {
@@ -48,8 +55,8 @@ public sealed class ConsistencyPipeline : IDisposable
         }
     }
 
-    public static ConsistencyPipeline FromPreset(string presetName, string checkpointPath, Device? device = null) =>
-        Load(CheckpointPresets.Get(presetName).Model, checkpointPath, device);
+    public static ConsistencyPipeline FromPreset(string presetName, string checkpointPath, Device? device = null, Precision precision = Precision.Fp32) =>
+        Load(CheckpointPresets.Get(presetName).Model, checkpointPath, device, precision: precision);
 
     /// <summary>D(x, σ) of this model for fixed class labels (null for unconditional models), clamped as upstream; no autograd.</summary>
     public Denoiser CreateDenoiser(Tensor? classLabels, bool clipDenoised = true) =>
