@@ -15,12 +15,29 @@ public class PresetKeyShapeTests
         return path is not null && File.Exists(path) ? path : null;
     }
 
+    /// <summary>All 12 released presets; the reference key list follows from the preset's name (the file it was released as).</summary>
+    public static TheoryData<string> AllPresets => new(CheckpointPresets.All.Select(p => p.Name));
+
+    [Fact]
+    public void TheoryCoversAllTwelvePresets()
+    {
+        var names = ((IEnumerable<object[]>)AllPresets).Select(row => (string)row[0]).ToList();
+        Assert.Equal(12, names.Distinct().Count());
+        Assert.All(names, n => Assert.True(n.Contains("imagenet64") ^ (n.Contains("bedroom256") || n.Contains("cat256")), n));
+    }
+
     [Theory]
-    [InlineData("cd_imagenet64_lpips", "keys_imagenet64.txt", 295_899_267L)]
-    [InlineData("edm_imagenet64_ema", "keys_imagenet64.txt", 295_899_267L)]
-    [InlineData("ct_bedroom256", "keys_lsun256.txt", 526_304_771L)]
-    [InlineData("cd_cat256_lpips", "keys_lsun256.txt", 526_304_771L)]
-    public void PresetHasOfficialKeysShapesAndOrder(string preset, string keysFile, long parameters)
+    [MemberData(nameof(AllPresets))]
+    public void PresetHasOfficialKeysShapesAndOrder(string preset)
+    {
+        // The official checkpoints exist in two architectures only: ImageNet-64 (class-conditional, 296M parameters)
+        // and LSUN-256 (bedroom and cat, unconditional, 526M); EDM teachers, CD and CT share them (dropout has no weights).
+        bool imagenet = preset.Contains("imagenet64");
+        var (keysFile, parameters) = imagenet ? ("keys_imagenet64.txt", 295_899_267L) : ("keys_lsun256.txt", 526_304_771L);
+        CheckPreset(preset, keysFile, parameters);
+    }
+
+    private static void CheckPreset(string preset, string keysFile, long parameters)
     {
         var path = ReferenceFile(keysFile);
         if (path is null)

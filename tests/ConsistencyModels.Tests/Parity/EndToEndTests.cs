@@ -68,8 +68,18 @@ public class EndToEndTests
         var expected = Npz.Read(FixturePaths.Require($"e2e/{name}.npz"));
         Assert.Equal(expected["arr_0"].Shape, new long[] { result.Count, result.Height, result.Width, result.Channels });
         AssertImagesMatch(expected["arr_0"].Data, result.Images, name);
-        if (expected.TryGetValue("arr_1", out var labels) && result.Labels is not null)
-            Assert.Equal(labels.ToArray<long>(), result.Labels);
+        // Labels are always compared: the official npz always has arr_1 (empty for unconditional models).
+        Assert.True(expected.TryGetValue("arr_1", out var labels), $"{name}: official npz has no arr_1");
+        if (pipeline.Config.ClassCond)
+        {
+            Assert.NotNull(result.Labels);
+            Assert.Equal(labels!.ToArray<long>(), result.Labels);
+        }
+        else
+        {
+            Assert.Null(result.Labels);
+            Assert.Equal(new long[] { 0 }, labels!.Shape);
+        }
     }
 
     [Fact]

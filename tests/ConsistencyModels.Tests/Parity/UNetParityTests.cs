@@ -17,6 +17,7 @@ public class UNetParityTests
     [InlineData("imagenet64", 2)]
     [InlineData("imagenet64", 3)]
     [InlineData("lsun256", 0)]
+    [InlineData("lsun256", 1)]   // worst |diff| measured 2.7e-5 on unet_out (the README's 256 px spread ~3e-5)
     [InlineData("lsun256", 2)]
     [InlineData("lsun256", 3)]
     public void RawUNetAndDenoisersMatchOfficial(string which, int s)
