@@ -2,6 +2,7 @@
 // and says which preset or config the file probably belongs to.
 using System.Text;
 using ConsistencyModels.Nn;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.IO;
@@ -14,6 +15,44 @@ public static class ModelWeights
     /// <summary>Copies every tensor of <paramref name="stateDict"/> into <paramref name="model"/> (dtype converted) or throws.</summary>
     public static void LoadInto(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source, ModelConfig? config = null)
     {
+        Check(model, stateDict, source, config);
+        using var _ = no_grad();
+        foreach (var (key, target) in model.state_dict())
+            target.copy_(stateDict[key]);
+    }
+
+    /// <summary>
+    /// Makes the checkpoint's tensors the parameters of <paramref name="model"/> (typically built on the meta device),
+    /// converted to float32 where needed: no random initialisation and no second copy of the weights in memory.
+    /// The state dict's tensors may be disposed afterwards (the parameters hold their own references).
+    /// </summary>
+    public static void Materialize(UNetModel model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
+    {
+        Check(model, stateDict, source, model.Config);
+        using var _ = no_grad();
+        foreach (var (prefix, module) in model.named_modules().ToList())
+        {
+            foreach (var (name, old) in module.named_parameters(recurse: false).ToList())
+            {
+                var loaded = stateDict[prefix.Length == 0 ? name : $"{prefix}.{name}"];
+                using var f32 = loaded.to(ScalarType.Float32);
+                var p = new Parameter(f32.detach(), requires_grad: old.requires_grad);
+                switch (module)
+                {
+                    case TorchSharp.Modules.Conv2d c when name == "weight": c.weight = p; break;
+                    case TorchSharp.Modules.Conv2d c when name == "bias": c.bias = p; break;
+                    case TorchSharp.Modules.Linear l when name == "weight": l.weight = p; break;
+                    case TorchSharp.Modules.Linear l when name == "bias": l.bias = p; break;
+                    case TorchSharp.Modules.Embedding e when name == "weight": e.weight = p; break;
+                    case GroupNorm32 g: g.SetParameter(name, p); break;
+                    default: throw new InvalidOperationException($"cannot assign parameter '{prefix}.{name}' of {module.GetType().Name}");
+                }
+            }
+        }
+    }
+
+    private static void Check(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source, ModelConfig? config)
+    {
         var own = model.state_dict();
         var missing = own.Keys.Where(k => !stateDict.ContainsKey(k)).ToList();
         var unexpected = stateDict.Keys.Where(k => !own.ContainsKey(k)).ToList();
@@ -21,10 +60,6 @@ public static class ModelWeights
                           .Select(kv => (kv.Key, Want: kv.Value.shape, Got: stateDict[kv.Key].shape)).ToList();
         if (missing.Count + unexpected.Count + badShape.Count > 0)
             throw new CheckpointMismatchException(Describe(source, config, stateDict, missing, unexpected, badShape));
-
-        using var _ = no_grad();
-        foreach (var (key, target) in own)
-            target.copy_(stateDict[key]);
     }
 
     private static string Describe(string source, ModelConfig? config, IReadOnlyDictionary<string, Tensor> sd,

@@ -16,8 +16,8 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
 
     private readonly int _groups;
     private readonly double _eps;
-    private readonly Parameter _weight;
-    private readonly Parameter _bias;
+    private Parameter _weight;
+    private Parameter _bias;
 
     public GroupNorm32(int channels, int groups = 32, double eps = 1e-5, Device? device = null) : base(nameof(GroupNorm32))
     {
@@ -29,6 +29,15 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
         _bias = new Parameter(zeros(channels, device: device));
         register_parameter("weight", _weight);
         register_parameter("bias", _bias);
+    }
+
+    /// <summary>Replaces a parameter ("weight" or "bias") by a loaded tensor without copying (see ModelWeights.Materialize).</summary>
+    internal void SetParameter(string name, Parameter value)
+    {
+        if (name == "weight") _weight = value;
+        else if (name == "bias") _bias = value;
+        else throw new ArgumentException($"GroupNorm32 has no parameter '{name}'");
+        ConditionallyRegisterParameter(name, value);
     }
 
     public override Tensor forward(Tensor x)

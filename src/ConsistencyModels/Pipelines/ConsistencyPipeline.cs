@@ -20,7 +20,7 @@ public sealed class ConsistencyPipeline : IDisposable
 
     public Precision Precision { get; }
 
-    /// <param name="channelsLast">NHWC layout for the torso (oneDNN's fast path on CPU); null = on for bf16/fp16, off for fp32.</param>
+    /// <param name="channelsLast">NHWC layout for the torso (oneDNN's fast path on CPU: 1.3-1.5x in fp32, ~2x in bf16); default on.</param>
     public ConsistencyPipeline(UNetModel model, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null)
     {
         Device = device ?? CPU;
@@ -28,7 +28,7 @@ public sealed class ConsistencyPipeline : IDisposable
         Model.to(Device);
         Model.eval();
         Precision = precision;
-        bool nhwc = channelsLast ?? precision != Precision.Fp32;
+        bool nhwc = channelsLast ?? true;
         if (precision != Precision.Fp32 || nhwc) Model.ConvertTorso(precision.ToScalarType(), nhwc);
         Preconditioning = KarrasDenoiser.FromConfig(model.Config);
     }
@@ -45,8 +45,8 @@ public sealed class ConsistencyPipeline : IDisposable
         var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath) : TorchCheckpoint.LoadStateDict(checkpointPath, key);
         try
         {
-            var model = new UNetModel(config);
-            ModelWeights.LoadInto(model, stateDict, checkpointPath, config);
+            var model = new UNetModel(config, META);          // no random init: the checkpoint's tensors become the weights
+            ModelWeights.Materialize(model, stateDict, checkpointPath);
             return new ConsistencyPipeline(model, device, precision, channelsLast);
         }
         finally
