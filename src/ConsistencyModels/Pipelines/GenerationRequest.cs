@@ -19,6 +19,9 @@ public sealed record GenerationRequest
     /// </summary>
     public bool AdvanceGeneratorPerBatch { get; init; } = true;
 
+    /// <summary>Largest full-size noise draw the determ generator may make (4 GB).</summary>
+    public const double MaxDetermDrawBytes = 4e9;
+
     /// <summary>Checks counts, labels against the model's classes and the sampler options; throws naming the problem.</summary>
     public GenerationRequest Validate(ModelConfig model)
     {
@@ -35,6 +38,12 @@ public sealed record GenerationRequest
                 if (l < 0 || l >= numClasses) throw new ArgumentException($"class label {l} is outside [0, {numClasses - 1}]");
         }
         Sampling.Validate(model.SigmaMin, model.SigmaMax, model.Rho);
+        // determ draws a full [num_samples, C, H, W] float32 tensor per noise draw (as upstream) and keeps this batch's rows.
+        double drawBytes = (double)NumSamples * model.InChannels * model.ImageSize * model.ImageSize * 4;
+        if (Generator == GeneratorKind.Determ && drawBytes > MaxDetermDrawBytes)
+            throw new ArgumentException($"the determ generator draws [{NumSamples}, {model.InChannels}, {model.ImageSize}, {model.ImageSize}] float32 " +
+                $"noise ({drawBytes / 1e9:F1} GB) per draw, as the official one does: use --generator determ-indiv (same images for any batch " +
+                "size, one stream per sample) or fewer samples per run");
         return this;
     }
 }
