@@ -102,6 +102,26 @@ foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
     notes.Add($"{label} vs fp32, one-step images (random weights, 8 images): max |uint8 diff| = {max}, mean = {(double)sum / img.Length:F3}");
 }
 
+// Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
+{
+    var variants = new[] { ("fp32 NCHW", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) }
+        .Select(v => (Name: v.Item1, Pipeline: new ConsistencyPipeline(NewModel(), precision: v.Item2, channelsLast: v.Item3))).ToArray();
+    foreach (var v in variants) v.Pipeline.Generate(request);
+    var times = variants.Select(_ => new List<double>()).ToArray();
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < variants.Length; i++)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            variants[i].Pipeline.Generate(request);
+            times[i].Add(sw.Elapsed.TotalMilliseconds);
+        }
+    var medians = times.Select(ts => ts.Order().ElementAt(ts.Count / 2)).ToArray();
+    for (int i = 0; i < variants.Length; i++)
+        notes.Add($"interleaved one-step sampling, batch 8, {reps} runs each: {variants[i].Name} median {medians[i]:F0} ms " +
+                  $"(min {times[i].Min():F0}, max {times[i].Max():F0}) = {8000 / medians[i]:F2} img/s; x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
+    foreach (var v in variants) v.Pipeline.Dispose();
+}
+
 if (!skipTraining)
 {
     // Training core: forward + backward at batch 8 (fp32).
