@@ -43,13 +43,20 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], hgt = x.shape[2], wid = x.shape[3];
         long s = hgt * wid, d = c / _heads;
-        var qkv = _qkv.call(_norm.call(x)).reshape(b, 3, _heads, d, s);          // [B, (three h d), S]
+        var normed = _norm.call(x);
+        var qkvFlat = _qkv.call(normed);
+        normed.Dispose();
+        var qkv = qkvFlat.reshape(b, 3, _heads, d, s);                            // [B, (three h d), S]
         var q = qkv.select(1, 0).transpose(2, 3);                                 // [B, h, S, d]
         var k = qkv.select(1, 1).transpose(2, 3);
         var v = qkv.select(1, 2).transpose(2, 3);
         var a = nn.functional.scaled_dot_product_attention(q, k, v);              // softmax(q k^T / sqrt(d)) v
+        qkvFlat.Dispose(); qkv.Dispose(); q.Dispose(); k.Dispose(); v.Dispose();
         var h = a.transpose(2, 3).reshape(b, c, hgt, wid);                       // "b s h d -> b (h d) s"
-        return (x + _projOut.call(h)).MoveToOuterDisposeScope();
+        a.Dispose();
+        var projected = _projOut.call(h);
+        h.Dispose();
+        return (x + projected).MoveToOuterDisposeScope();
     }
 
     /// <summary>The attention core alone on a [B, 3C, S] qkv tensor (for parity tests against QKVFlashAttention).</summary>

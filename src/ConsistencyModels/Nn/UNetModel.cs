@@ -150,12 +150,18 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         }
         h = _middleBlock.call(h, emb);
         observe?.Invoke("middle_block", h);
-        // Decoder: current h first, skip second.
+        // Decoder: current h first, skip second. Free each activation as soon as it is consumed: the dispose scope
+        // alone would keep every decoder activation alive until the end of the pass (GBs at 256 px).
         for (int i = 0; i < _outputBlocks.Count; i++)
         {
             var skip = hs[^1];
             hs.RemoveAt(hs.Count - 1);
-            h = _outputBlocks[i].call(cat([h, skip], dim: 1), emb);
+            var joined = cat([h, skip], dim: 1);
+            var next = _outputBlocks[i].call(joined, emb);
+            joined.Dispose();
+            if (!ReferenceEquals(skip, x)) skip.Dispose();
+            if (!ReferenceEquals(h, x) && !hs.Contains(h)) h.Dispose();
+            h = next;
             observe?.Invoke($"output_blocks.{i}", h);
         }
         h = h.to(x.dtype);
