@@ -17,6 +17,7 @@ public static class DpmSampler
             using var scope = NewDisposeScope();
             var prev = x;
             var sigma = sigmas[i];
+            // Churn: same as HeunSampler (upstream repeats it too); one draw per step even when γ = 0.
             double gamma = SamplerMath.Gamma(sigma.item<float>(), n, o.SChurn, o.STmin, o.STmax);
             var eps = rng.RandnLike(x) * o.SNoise;
             var sigmaHat = sigma * (gamma + 1);

@@ -6,7 +6,8 @@ namespace ConsistencyModels.Sampling;
 
 public static class ProgDistSampler
 {
-    /// <summary>Expects the (steps+1)-point grid with its trailing 0; drops the 0 and stops at σ_min (steps evaluations).</summary>
+    /// <summary>Same Euler step as EulerSampler (upstream keeps two functions too); differs in the grid it is given.
+    /// Expects the (steps+1)-point grid with its trailing 0; drops the 0 and stops at σ_min (steps evaluations).</summary>
     public static Tensor Sample(Denoiser f, Tensor x, Tensor sigmasWithZero, Action<SamplerStep>? callback = null)
     {
         using var sigmas = sigmasWithZero[..^1];
