@@ -37,6 +37,7 @@ public static class ModelWeights
                 var loaded = stateDict[prefix.Length == 0 ? name : $"{prefix}.{name}"];
                 using var f32 = loaded.to(ScalarType.Float32);
                 var p = new Parameter(f32.detach(), requires_grad: old.requires_grad);
+                if (loaded.dtype != ScalarType.Float32) loaded.Dispose();     // a converted copy was made: free the fp16/bf16 original now
                 switch (module)
                 {
                     case TorchSharp.Modules.Conv2d c when name == "weight": c.weight = p; break;

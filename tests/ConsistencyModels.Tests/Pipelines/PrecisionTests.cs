@@ -62,4 +62,25 @@ public class PrecisionTests
         Assert.True(max <= 16 && (double)sum / a.Length < 1.0, $"bf16 vs fp32: max {max}, mean {(double)sum / a.Length:F3} levels");
         Assert.True(sum > 0, "bf16 path produced bit-identical images: it probably did not run in bf16");
     }
+
+    [Fact]
+    public void Fp16CheckpointLoadsAsFp32Weights()
+    {
+        if (FixturePaths.Dir is null) return;
+        var config = ConsistencyModels.IO.ModelConfigJson.Load(FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"));
+        var sd = ConsistencyModels.IO.Checkpoints.TorchCheckpoint.LoadStateDict(FixturePaths.Require("model_imagenet64_topology.pt"));
+        var path = Path.Combine(Path.GetTempPath(), $"cm-fp16-{Guid.NewGuid():N}.pt");
+        try
+        {
+            ConsistencyModels.IO.Checkpoints.TorchCheckpoint.Save(path, sd.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.to(ScalarType.Float16))));
+            using var pipeline = ConsistencyPipeline.Load(config, path, channelsLast: false);
+            var loaded = pipeline.Model.state_dict();
+            Assert.All(loaded.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
+            var key = "input_blocks.5.1.qkv.weight";
+            using var expected = sd[key].to(ScalarType.Float16).to(ScalarType.Float32);
+            Assert.Equal(0.0, Close.MaxAbsDiff(expected, loaded[key]));               // fp16 values, widened exactly
+            Assert.Equal(4 * 64 * 64 * 3, pipeline.Generate(new GenerationRequest { NumSamples = 4, BatchSize = 4, ClassLabels = [1] }).Images.Length);
+        }
+        finally { File.Delete(path); }
+    }
 }
