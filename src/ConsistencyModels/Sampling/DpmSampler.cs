@@ -17,11 +17,7 @@ public static class DpmSampler
             using var scope = NewDisposeScope();
             var prev = x;
             var sigma = sigmas[i];
-            // Churn: same as HeunSampler (upstream repeats it too); one draw per step even when γ = 0.
-            double gamma = SamplerMath.Gamma(sigma.item<float>(), n, o.SChurn, o.STmin, o.STmax);
-            var eps = rng.RandnLike(x) * o.SNoise;
-            var sigmaHat = sigma * (gamma + 1);
-            if (gamma > 0) x = x + eps * (sigmaHat.pow(2) - sigma.pow(2)).pow(0.5);
+            (x, var sigmaHat) = SamplerMath.Churn(x, sigma, n, rng, o);
             var denoised = f(x, SamplerMath.Batch(sigmaHat, sIn));
             callback?.Invoke(new SamplerStep(++nfe, total, sigmaHat.item<float>(), denoised));
             var d = SamplerMath.ToD(x, sigmaHat, denoised);

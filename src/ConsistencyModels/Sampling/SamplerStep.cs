@@ -33,7 +33,17 @@ internal static class SamplerMath
 
     public static Tensor OnesFor(Tensor x) => ones(x.shape[0], dtype: x.dtype, device: x.device);
 
-    /// <summary>EDM churn factor γ_i (upstream computes it in double).</summary>
-    public static double Gamma(float sigma, int numSigmas, double sChurn, double sTmin, double sTmax) =>
-        (float)sTmin <= sigma && sigma <= (float)sTmax ? Math.Min(sChurn / (numSigmas - 1), Math.Sqrt(2) - 1) : 0.0;
+    /// <summary>
+    /// EDM churn (Karras et al. 2022, Algorithm 2 lines 4-6), shared by the Heun and DPM samplers: γ from the knobs
+    /// (in double, as upstream), a noise draw at every step even when γ = 0 (keeps the RNG stream in step), and
+    /// x raised to σ̂ = σ·(γ+1) only when γ > 0. Returns the new x (x itself when γ = 0) and σ̂ as a 0-d tensor.
+    /// </summary>
+    public static (Tensor x, Tensor sigmaHat) Churn(Tensor x, Tensor sigma, int numSigmas, ISampleGenerator rng, ChurnOptions o)
+    {
+        float s = sigma.item<float>();
+        double gamma = (float)o.STmin <= s && s <= (float)o.STmax ? Math.Min(o.SChurn / (numSigmas - 1), Math.Sqrt(2) - 1) : 0.0;
+        var eps = rng.RandnLike(x) * o.SNoise;
+        var sigmaHat = sigma * (gamma + 1);
+        return (gamma > 0 ? x + eps * (sigmaHat.pow(2) - sigma.pow(2)).pow(0.5) : x, sigmaHat);
+    }
 }
