@@ -12,52 +12,44 @@ internal sealed class Outputs
 {
     private readonly GenerateCommand.Settings _s;
     private readonly string? _grid;
-    private readonly int _count, _h, _w, _c;
-    private readonly byte[]? _all;
-    private readonly long[] _labels;
+    private readonly GenerationCollector? _all;        // only when a grid or npz needs every image at the end
 
     public Outputs(GenerateCommand.Settings s, int count, ModelConfig config)
     {
         _s = s;
-        (_count, _h, _w, _c) = (count, config.ImageSize, config.ImageSize, config.InChannels);
         _grid = s.Output ?? (s.OutputDir is null && s.Npz is null ? "samples.png" : null);
-        _labels = config.ResolvedNumClasses is null ? [] : new long[count];
         if (_grid is not null || s.Npz is not null)
-        {
-            long bytes = (long)count * _h * _w * _c;
-            if (bytes > Array.MaxLength)
-                throw new ArgumentException($"{count} images of {_h}px are too many for one grid/npz file ({bytes / 1e9:F1} GB): use --output-dir");
-            _all = new byte[bytes];
-        }
+            _all = new GenerationCollector(count, config.ImageSize, config.ImageSize, config.InChannels, config.ResolvedNumClasses is not null);
         if (s.OutputDir is not null) Directory.CreateDirectory(s.OutputDir);
     }
 
     public void Add(GenerationBatch b)
     {
-        int pixels = _h * _w * _c;
-        if (_all is not null) b.Images.CopyTo(_all.AsSpan(b.Start * pixels));
-        if (b.Labels is not null) b.Labels.CopyTo(_labels, b.Start);
-        if (_s.OutputDir is not null)
-            for (int i = 0; i < b.Count; i++)
-                ImageIO.SavePng(Path.Combine(_s.OutputDir, $"{b.Start + i:D6}.png"), b.Images.AsSpan(i * pixels, pixels).ToArray(), _h, _w, _c);
+        _all?.Add(b);
+        if (_s.OutputDir is null) return;
+        int pixels = b.Height * b.Width * b.Channels;
+        for (int i = 0; i < b.Count; i++)
+            ImageIO.SavePng(Path.Combine(_s.OutputDir, $"{b.Start + i:D6}.png"), b.Images.AsSpan(i * pixels, pixels).ToArray(), b.Height, b.Width, b.Channels);
     }
 
     public void Finish()
     {
+        var r = _all?.Result;
         if (_grid is not null)
         {
-            ImageIO.SaveGrid(_grid, _all!, _count, _h, _w, _c);
-            AnsiConsole.MarkupLine($"wrote grid [green]{Markup.Escape(_grid)}[/] ({_count} images)");
+            ImageIO.SaveGrid(_grid, r!.Images, r.Count, r.Height, r.Width, r.Channels);
+            AnsiConsole.MarkupLine($"wrote grid [green]{Markup.Escape(_grid)}[/] ({r.Count} images)");
         }
         if (_s.OutputDir is not null)
-            AnsiConsole.MarkupLine($"wrote {_count} PNG files to [green]{Markup.Escape(_s.OutputDir)}[/]");
+            AnsiConsole.MarkupLine($"wrote the PNG files to [green]{Markup.Escape(_s.OutputDir)}[/]");
         if (_s.Npz is not null)
         {
+            long[] labels = r!.Labels ?? [];
             Npz.Write(_s.Npz,
-                new NpyArray("arr_0", NpyDtype.UInt8, [_count, _h, _w, _c], _all!),
-                new NpyArray("arr_1", NpyDtype.Int64, [_labels.Length], _labels.SelectMany(BitConverter.GetBytes).ToArray()));
+                new NpyArray("arr_0", NpyDtype.UInt8, [r.Count, r.Height, r.Width, r.Channels], r.Images),
+                NpyArray.Create<long>("arr_1", labels, labels.Length));
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(_s.Npz)}[/] " +
-                Markup.Escape($"(arr_0 uint8 [{_count}, {_h}, {_w}, {_c}], arr_1 int64 [{_labels.Length}] labels)"));
+                Markup.Escape($"(arr_0 uint8 [{r.Count}, {r.Height}, {r.Width}, {r.Channels}], arr_1 int64 [{labels.Length}] labels)"));
         }
     }
 }

@@ -42,30 +42,27 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], hgt = x.shape[2], wid = x.shape[3];
-        long s = hgt * wid, d = c / _heads;
         var normed = _norm.call(x);
-        var qkvFlat = _qkv.call(normed);
+        var qkv = _qkv.call(normed);                                              // [B, 3C, H, W]
         normed.Dispose();
-        var qkv = qkvFlat.reshape(b, 3, _heads, d, s);                            // [B, (three h d), S]
-        var q = qkv.select(1, 0).transpose(2, 3);                                 // [B, h, S, d]
-        var k = qkv.select(1, 1).transpose(2, 3);
-        var v = qkv.select(1, 2).transpose(2, 3);
-        var a = nn.functional.scaled_dot_product_attention(q, k, v);              // softmax(q k^T / sqrt(d)) v
-        qkvFlat.Dispose(); qkv.Dispose(); q.Dispose(); k.Dispose(); v.Dispose();
-        var h = a.transpose(2, 3).reshape(b, c, hgt, wid);                       // "b s h d -> b (h d) s"
-        a.Dispose();
+        var attended = Attention(qkv.reshape(b, 3 * c, hgt * wid));               // [B, C, S]
+        qkv.Dispose();
+        var h = attended.view(b, c, hgt, wid);
         var projected = _projOut.call(h);
-        h.Dispose();
+        attended.Dispose(); h.Dispose();
         return (x + projected).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The attention core alone on a [B, 3C, S] qkv tensor (for parity tests against QKVFlashAttention).</summary>
+    /// <summary>
+    /// The attention core on a [B, 3C, S] qkv tensor, as QKVFlashAttention: channels laid out (three, heads, head_dim),
+    /// softmax(q·kᵀ/√d)·v per head, output [B, C, S] with channel = head·d + i ("b s h d -> b (h d) s").
+    /// </summary>
     public Tensor Attention(Tensor qkv)
     {
         using var scope = NewDisposeScope();
         long b = qkv.shape[0], c = qkv.shape[1] / 3, s = qkv.shape[2], d = c / _heads;
-        var r = qkv.reshape(b, 3, _heads, d, s);
-        var a = nn.functional.scaled_dot_product_attention(
+        var r = qkv.reshape(b, 3, _heads, d, s);                                  // [B, three, h, d, S]
+        var a = nn.functional.scaled_dot_product_attention(                       // [B, h, S, d]
             r.select(1, 0).transpose(2, 3), r.select(1, 1).transpose(2, 3), r.select(1, 2).transpose(2, 3));
         return a.transpose(2, 3).reshape(b, c, s).MoveToOuterDisposeScope();
     }

@@ -13,7 +13,6 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     // Keys are registered explicitly with upstream names; no reflection over private fields.
     protected override void RegisterComponents() { }
 
-    private readonly int _modelChannels;
     private readonly Sequential _timeEmbed;
     private readonly Embedding? _labelEmb;
     private readonly ModuleList<TimestepEmbedSequential> _inputBlocks;
@@ -38,7 +37,6 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         int headsUp = config.NumHeadsUpsample == -1 ? config.NumHeads : config.NumHeadsUpsample;
         double p = config.Dropout;
         bool ss = config.UseScaleShiftNorm;
-        _modelChannels = mc;
 
         _timeEmbed = nn.Sequential(("0", nn.Linear(mc, embDim, device: device)), ("1", nn.SiLU()), ("2", nn.Linear(embDim, embDim, device: device)));
         register_module("time_embed", _timeEmbed);
@@ -129,7 +127,7 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
         using var scope = NewDisposeScope();
         // Mapping.
-        var emb = _timeEmbed.call(TimestepEmbedding.Compute(timesteps, _modelChannels));
+        var emb = _timeEmbed.call(TimestepEmbedding.Compute(timesteps, Config.NumChannels));
         observe?.Invoke("time_embed", emb);
         if (_labelEmb is not null)
         {

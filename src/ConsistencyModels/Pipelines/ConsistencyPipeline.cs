@@ -76,17 +76,10 @@ public sealed class ConsistencyPipeline : IDisposable
     /// <summary>Generates all images and returns them together (use <see cref="GenerateBatches"/> for large counts).</summary>
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
-        long total = (long)request.NumSamples * Config.ImageSize * Config.ImageSize * Config.InChannels;
-        if (total > Array.MaxLength)
-            throw new ArgumentException($"{request.NumSamples} images of {Config.ImageSize}px do not fit in one array: generate them batch by batch (GenerateBatches, or --output-dir)");
-        var images = new byte[total];
-        long[]? labels = null;
-        foreach (var b in GenerateBatches(request, progress, cancel))
-        {
-            b.Images.CopyTo(images.AsSpan((int)((long)b.Start * b.Images.Length / b.Count)));
-            if (b.Labels is not null) { labels ??= new long[request.NumSamples]; b.Labels.CopyTo(labels, b.Start); }
-        }
-        return new GenerationResult(images, request.NumSamples, Config.ImageSize, Config.ImageSize, Config.InChannels, labels);
+        var collector = new GenerationCollector(request.NumSamples, Config.ImageSize, Config.ImageSize, Config.InChannels,
+                                                conditional: Config.ResolvedNumClasses is not null);
+        foreach (var batch in GenerateBatches(request, progress, cancel)) collector.Add(batch);
+        return collector.Result;
     }
 
     /// <summary>

@@ -17,12 +17,7 @@ public sealed class GenerateCommandErrorTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private static bool NoFixtures()
-    {
-        if (FixturePaths.Dir is not null) return false;
-        Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "fixtures not found");
-        return true;
-    }
+    private static bool NoFixtures() => FixturePaths.Unavailable();
 
     private static string ImageNetConfig => FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json");
     private static string ImageNetWeights => FixturePaths.Require("model_imagenet64_topology.pt");

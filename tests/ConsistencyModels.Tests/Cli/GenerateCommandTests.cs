@@ -13,7 +13,7 @@ public class GenerateCommandTests
     [Fact]
     public void MultistepTwoBatchesNpzMatchesOfficial()
     {
-        if (FixturePaths.Dir is null) { Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "fixtures not found"); return; }
+        if (FixturePaths.Unavailable()) return;
         var npz = Temp("out.npz");
         var grid = Temp("grid.png");
         var r = CmProcess.Run("generate", "--model-config", FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"),
@@ -31,7 +31,7 @@ public class GenerateCommandTests
     [Fact]
     public void BadTsGivesAClearError()
     {
-        if (FixturePaths.Dir is null) return;
+        if (FixturePaths.Unavailable()) return;
         var r = CmProcess.Run("generate", "--model-config", FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"),
             "--checkpoint", FixturePaths.Require("model_imagenet64_topology.pt"), "--sampler", "multistep", "--ts", "0,22", "--steps", "40");
         Assert.NotEqual(0, r.ExitCode);
@@ -42,7 +42,7 @@ public class GenerateCommandTests
     [Fact]
     public void WrongArchitectureCheckpointNamesWhatItLooksLike()
     {
-        if (FixturePaths.Dir is null) return;
+        if (FixturePaths.Unavailable()) return;
         var r = CmProcess.Run("generate", "--model-config", FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"),
             "--checkpoint", FixturePaths.Require("model_lsun256_topology.pt"), "-n", "1");
         Assert.NotEqual(0, r.ExitCode);

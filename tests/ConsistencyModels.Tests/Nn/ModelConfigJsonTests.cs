@@ -38,9 +38,10 @@ public class ModelConfigJsonTests
     [Fact]
     public void FixtureConfigsParse()
     {
-        var dir = ConsistencyModels.Tests.IO.FixturePaths.Dir;
-        if (dir is null) return;
-        foreach (var f in Directory.GetFiles(Path.Combine(dir, "e2e"), "config_*.json"))
+        if (ConsistencyModels.Tests.IO.FixturePaths.Unavailable()) return;
+        var files = Directory.GetFiles(Path.Combine(ConsistencyModels.Tests.IO.FixturePaths.Dir!, "e2e"), "config_*.json");
+        Assert.Equal(3, files.Length);
+        foreach (var f in files)
             Assert.Equal(32, ModelConfigJson.Load(f).NumChannels);
     }
 }

@@ -13,7 +13,7 @@ public class PrecisionTests
 {
     private static (ConsistencyPipeline, GenerationRequest)? Load(Precision precision, bool channelsLast)
     {
-        if (FixturePaths.Dir is null) { Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "fixtures not found"); return null; }
+        if (FixturePaths.Unavailable()) return null;
         var config = ConsistencyModels.IO.ModelConfigJson.Load(FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"));
         var pipeline = ConsistencyPipeline.Load(config, FixturePaths.Require("model_imagenet64_topology.pt"), precision: precision, channelsLast: channelsLast);
         var request = new GenerationRequest { NumSamples = 4, BatchSize = 4, Seed = 42, ClassLabels = [3, 917, 0, 999] };
@@ -66,7 +66,7 @@ public class PrecisionTests
     [Fact]
     public void Fp16CheckpointLoadsAsFp32Weights()
     {
-        if (FixturePaths.Dir is null) return;
+        if (FixturePaths.Unavailable()) return;
         var config = ConsistencyModels.IO.ModelConfigJson.Load(FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"));
         var sd = ConsistencyModels.IO.Checkpoints.TorchCheckpoint.LoadStateDict(FixturePaths.Require("model_imagenet64_topology.pt"));
         var path = Path.Combine(Path.GetTempPath(), $"cm-fp16-{Guid.NewGuid():N}.pt");

@@ -18,12 +18,23 @@ public class MultistepValidationTests
         Assert.Contains(expected, e.Message);
     }
 
-    [Fact]
-    public void ReleasedTsAreValid()
+    // Every preset's released two-step ts validates, ends at σ_min, and its middle index lands on the σ of the
+    // reference table (openai-consistency-models.md §5.4: 1.382, 1.913, 4.366, 3.520, 3.991, 5.249).
+    [Theory]
+    [InlineData("cd_imagenet64_lpips", 1.382)]
+    [InlineData("ct_imagenet64", 1.913)]
+    [InlineData("cd_bedroom256_lpips", 4.366)]
+    [InlineData("cd_bedroom256_l2", 3.520)]
+    [InlineData("ct_bedroom256", 3.991)]
+    [InlineData("ct_cat256", 5.249)]
+    public void ReleasedTsAreValidAndHitTheReferenceSigmas(string preset, double middleSigma)
     {
-        new MultistepOptions([0, 22, 39], 40).Validate();
-        new MultistepOptions([0, 106, 200], 201).Validate();
-        new MultistepOptions([0, 62, 150], 151).Validate();
+        var p = ConsistencyModels.Presets.CheckpointPresets.Get(preset);
+        var ts = p.TwoStepTs!;
+        new MultistepOptions(ts, p.Steps).Validate();
+        Assert.Equal(80.0, ConsistencyModels.Diffusion.KarrasSchedule.SigmaAt(ts[0], p.Steps), 9);
+        Assert.Equal(middleSigma, ConsistencyModels.Diffusion.KarrasSchedule.SigmaAt(ts[1], p.Steps), 3);
+        Assert.Equal(0.002, ConsistencyModels.Diffusion.KarrasSchedule.SigmaAt(ts[^1], p.Steps), 12);
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public class BadFileTests
     [MemberData(nameof(NotCheckpoints))]
     public void Non_checkpoints_are_described(string name, byte[] content, string expected)
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File(name + ".pt");
         File.WriteAllBytes(path, content);
         foreach (var load in new Action[] { () => CheckpointFile.LoadStateDict(path), () => TorchCheckpoint.LoadStateDict(path) })
@@ -38,7 +38,7 @@ public class BadFileTests
     [Fact]
     public void Truncated_checkpoints_are_reported_as_such()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("full.pt");
         using var t = arange(0, 10000, dtype: ScalarType.Float32);
         TorchCheckpoint.Save(path, [new("w", t)]);
@@ -53,7 +53,7 @@ public class BadFileTests
     [Fact]
     public void Corrupted_storage_bytes_fail_the_crc_check()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("ok.pt");
         using var t = arange(0, 1000, dtype: ScalarType.Float32);
         TorchCheckpoint.Save(path, [new("w", t)]);
@@ -71,7 +71,7 @@ public class BadFileTests
     [Fact]
     public void Other_zip_archives_are_not_mistaken_for_checkpoints()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var npz = dir.File("arrays.npz");
         using (var zip = ZipFile.Open(npz, ZipArchiveMode.Create))
             using (var s = zip.CreateEntry("arr_0.npy").Open()) s.Write([0x93, (byte)'N']);
@@ -86,7 +86,7 @@ public class BadFileTests
     [Fact]
     public void TorchScript_archives_get_advice()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("scripted.pt");
         TorchZipBuilder.Write(path, [0x80, 0x02, 0x7d, 0x2e], extra: [("archive/constants.pkl", [0x80, 0x02, 0x29, 0x2e]), ("archive/code/__torch__.py", "x"u8.ToArray())]);
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointFile.LoadStateDict(path));
@@ -97,7 +97,7 @@ public class BadFileTests
     [Fact]
     public void Safetensors_given_to_the_torch_reader_points_to_the_right_api()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("w.safetensors");
         using var t = ones(1);
         Safetensors.Save(path, [new("w", t)]);
@@ -107,7 +107,7 @@ public class BadFileTests
     [Fact]
     public void A_checkpoint_that_is_not_a_dict_is_explained()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("list.pt");
         TorchZipBuilder.Write(path, [0x80, 0x02, (byte)']', (byte)'.']);
         Assert.Contains("holds a list, not a dict", Assert.Throws<CheckpointFormatException>(() => TorchCheckpoint.ReadObject(path)).Message);

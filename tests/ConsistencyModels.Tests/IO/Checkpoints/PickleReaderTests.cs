@@ -88,7 +88,7 @@ public class PickleReaderTests
     [Fact]
     public void Refused_global_inside_a_checkpoint_names_the_file()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("evil.pt");
         TorchZipBuilder.Write(path, Convert.FromBase64String("gAJjb3MKc3lzdGVtCnEAWAIAAABsc3EBhXECUnEDLg=="));
         var e = Assert.Throws<CheckpointFormatException>(() => TorchCheckpoint.LoadStateDict(path));

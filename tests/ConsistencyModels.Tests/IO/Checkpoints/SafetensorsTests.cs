@@ -27,7 +27,7 @@ public class SafetensorsTests
     [Fact]
     public void Save_then_load_is_bit_exact_and_keeps_order_and_metadata()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("m.safetensors");
         var source = TorchRoundTripTests.Sample();
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "ü \"quoted\"" };
@@ -50,7 +50,7 @@ public class SafetensorsTests
     [Fact]
     public void Written_header_follows_the_spec()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("h.safetensors");
         using var a = ones([3], dtype: ScalarType.Float16);  // 6 bytes: would misalign what follows
         using var b = ones([2, 2], dtype: ScalarType.Float64);
@@ -76,7 +76,7 @@ public class SafetensorsTests
     [Fact]
     public void Reads_a_file_laid_out_by_the_reference_writer()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("ref.safetensors");
         var data = BitConverter.GetBytes(-7L).Concat(BitConverter.GetBytes(1.5f)).Concat(BitConverter.GetBytes(-2f)).ToArray();
         WriteRaw(path, """{"__metadata__":{"format":"pt"},"b.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[8,16]},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}""", data);
@@ -107,7 +107,7 @@ public class SafetensorsTests
     [InlineData("""{"x": [1, 2""", 0, "not valid JSON")]
     public void Invalid_headers_are_rejected_with_the_reason(string header, int dataBytes, string expected)
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("bad.safetensors");
         WriteRaw(path, header, new byte[dataBytes]);
         var e = Assert.Throws<CheckpointFormatException>(() => Safetensors.Load(path));
@@ -118,7 +118,7 @@ public class SafetensorsTests
     [Fact]
     public void Impossible_header_sizes_are_rejected()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("huge.safetensors");
         var bytes = new byte[64];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, 1UL << 40);
@@ -131,7 +131,7 @@ public class SafetensorsTests
     [Fact]
     public void Save_rejects_reserved_and_duplicate_names()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         using var t = ones(1);
         Assert.Throws<ArgumentException>(() => Safetensors.Save(dir.File("a.safetensors"), [new("__metadata__", t)]));
         Assert.Throws<ArgumentException>(() => Safetensors.Save(dir.File("b.safetensors"), [new("x", t), new("x", t)]));
@@ -141,7 +141,7 @@ public class SafetensorsTests
     [Fact]
     public void CheckpointFile_dispatches_safetensors_and_strips_wrapper_prefixes()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("weights.bin"); // the extension does not matter
         using var w = ones([2]);
         using var b = zeros([1]);

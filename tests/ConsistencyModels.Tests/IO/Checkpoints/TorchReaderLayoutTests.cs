@@ -13,7 +13,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void Strided_offset_and_shared_views_are_honoured()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("views.pt");
         var w = new PickleWriter();
         w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
@@ -49,7 +49,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void A_tensor_referenced_twice_loads_as_two_independent_tensors()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("tied.pt");
         // Tied weights: torch.save memoises the tensor object and refers to it again with BINGET.
         var w = new PickleWriter();
@@ -77,7 +77,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void Views_outside_the_storage_are_rejected()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("oob.pt");
         var w = new PickleWriter();
         w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
@@ -91,7 +91,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void Short_or_missing_storage_records_are_reported()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var w = new PickleWriter();
         w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
         w.String("w").TensorRef("FloatStorage", "0", 4, 0, [4], [1]);
@@ -136,7 +136,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void ReadObject_exposes_nested_values()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("train.pt");
         WriteTrainingCheckpoint(path);
         var root = TorchCheckpoint.ReadObject(path);
@@ -172,7 +172,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void LoadStateDict_finds_the_model_entry_or_the_named_one()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("train.pt");
         WriteTrainingCheckpoint(path);
 
@@ -198,7 +198,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void LoadStateDict_errors_name_the_available_entries()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("train.pt");
         WriteTrainingCheckpoint(path);
         var e = Assert.Throws<CheckpointFormatException>(() => TorchCheckpoint.LoadStateDict(path, "weights"));
@@ -225,7 +225,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void DataParallel_prefix_is_removed()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("dp.pt");
         WriteTrainingCheckpoint(path, modelPrefix: "module.");
         var sd = TorchCheckpoint.LoadStateDict(path);
@@ -236,7 +236,7 @@ public class TorchReaderLayoutTests
     [Fact]
     public void Parameters_and_tensor_subclass_wrappers_load_as_tensors()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("params.pt");
         var w = new PickleWriter();
         w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();

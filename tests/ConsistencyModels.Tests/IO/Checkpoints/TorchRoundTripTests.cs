@@ -41,7 +41,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Save_then_load_is_bit_exact_for_every_dtype_and_layout()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("sd.pt");
         var source = Sample();
         TorchCheckpoint.Save(path, source);
@@ -62,7 +62,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Large_tensors_cross_chunk_boundaries()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("big.pt");
         // More than TensorStreams.ChunkBytes, and not a multiple of it.
         using var big = arange(0, TensorStreams.ChunkBytes / 4 + 12345, dtype: ScalarType.Float32).reshape(-1, 1).t();
@@ -75,7 +75,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Saved_archive_has_torch_layout_stored_and_64_byte_aligned()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("layout.pt");
         var source = Sample();
         TorchCheckpoint.Save(path, source);
@@ -111,7 +111,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Saved_pickle_is_what_torch_save_writes()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("p.pt");
         using var t = zeros([2, 3], dtype: ScalarType.BFloat16);
         TorchCheckpoint.Save(path, [new("a.weight", t)]);
@@ -132,7 +132,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Zip64_records_are_readable()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("z64.pt");
         var source = Sample();
         TorchZipWriter.Save(path, source, forceZip64: true);
@@ -148,7 +148,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Save_replaces_an_existing_file_and_keeps_the_order()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var path = dir.File("sd.pt");
         File.WriteAllText(path, "old contents");
         using var b = ones(2);
@@ -162,7 +162,7 @@ public class TorchRoundTripTests
     [Fact]
     public void Save_rejects_duplicate_keys_and_unsupported_dtypes()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         using var t = ones(2);
         using var c = ones(2, dtype: ScalarType.ComplexFloat32);
         Assert.Throws<ArgumentException>(() => TorchCheckpoint.Save(dir.File("a.pt"), [new("x", t), new("x", t)]));

@@ -70,8 +70,8 @@ public class NpzTests(ITestOutputHelper output)
     [Fact]
     public void Reads_NumpyFixture_ShapesAndLabels()
     {
-        var path = Fixtures.Require("e2e/e2e_im64_onestep_determ.npz", output);
-        if (path == null) return;
+        if (FixturePaths.Unavailable(output.WriteLine)) return;
+        var path = FixturePaths.Require("e2e/e2e_im64_onestep_determ.npz");
 
         var npz = Npz.Read(path);
         Assert.Equal(new[] { "arr_0", "arr_1" }, npz.Keys);
@@ -95,8 +95,8 @@ public class NpzTests(ITestOutputHelper output)
         var any = false;
         foreach (var name in new[] { "e2e_im64_onestep_determ", "e2e_im64_edm_heun_determ", "e2e_im64_multistep_determ_2batches", "e2e_lsun_onestep_indiv" })
         {
-            var path = Fixtures.Require($"e2e/{name}.npz", output);
-            if (path == null) continue;
+            if (FixturePaths.Unavailable(output.WriteLine)) continue;
+            var path = FixturePaths.Require($"e2e/{name}.npz");
             any = true;
             using var tmp = new TempDir();
             var copy = tmp.File("copy.npz");
