@@ -89,10 +89,15 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
             var chunks = embOut.chunk(2, dim: 1);                                  // scale first, then shift
             var normed = _outNorm.call(h);
             h.Dispose();
-            var scaled = normed * (chunks[0] + 1);
+            if (Kernels.FusedScaleShift && normed.dtype != ScalarType.Float32)
+                pre = addcmul(chunks[1], normed, chunks[0] + 1, 1);                // one pass; fp32 keeps upstream's two ops
+            else
+            {
+                var scaled = normed * (chunks[0] + 1);
+                pre = scaled + chunks[1];
+                scaled.Dispose();
+            }
             normed.Dispose();
-            pre = scaled + chunks[1];
-            scaled.Dispose();
             h = _outRest.call(pre);
         }
         else
