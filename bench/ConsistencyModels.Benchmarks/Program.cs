@@ -1,6 +1,7 @@
 // Benchmarks of the ImageNet-64 UNet (random weights, 296M parameters) on this machine, with the same-run fp32
 // matmul rate as the yardstick. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
+//   ... -- --device cuda [--cases yardstick,parity,imagenet,multistep,heun,lsun,train] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -11,7 +12,9 @@ using static TorchSharp.torch;
 
 int? threads = null;
 bool quick = false, skipTraining = false;
-string? markdown = null;
+string? markdown = null, device = null;
+string[] gpuCases = [];
+bool dry = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -20,10 +23,14 @@ for (int i = 0; i < args.Length; i++)
         case "--quick": quick = true; break;
         case "--skip-training": skipTraining = true; break;
         case "--markdown": markdown = args[++i]; break;
+        case "--device": device = args[++i]; break;
+        case "--cases": gpuCases = args[++i].Split(','); break;
+        case "--dry": dry = true; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 if (threads is int t) set_num_threads(t);
+if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

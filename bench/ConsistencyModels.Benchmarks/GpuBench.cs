@@ -1,0 +1,243 @@
+// CUDA benchmark and CPU-vs-CUDA parity (issue 3, part 6): the cases of the official reference figures on one card.
+// Run on a machine with PyTorch's libtorch (see docs/performance.md, "GPU"): ConsistencyModels.Benchmarks --device cuda
+using System.Diagnostics;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Presets;
+using ConsistencyModels.Runtime;
+using ConsistencyModels.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Benchmarks;
+
+internal static class GpuBench
+{
+    private sealed record Row(string Case, double MedianMs, double MinMs, double MaxMs, int N, double ImagesPerSecond, string Note = "");
+
+    // --dry: the same code path on the CPU with narrow models and tiny batches, to check the script before a GPU lease.
+    private static bool _dry;
+    private static int B(int batch) => _dry ? Math.Max(1, batch / 128) : batch;
+
+    public static int Run(string[] cases, bool quick, string? markdown, bool dry = false)
+    {
+        _dry = dry;
+        if (!dry && !cuda.is_available()) { Console.Error.WriteLine("CUDA is not available to this libtorch"); return 3; }
+        var dev = dry ? CPU : CUDA;
+        var lines = new List<string>();
+        void Say(string s) { Console.WriteLine(s); lines.Add(s); Flush(); }
+        void Flush() { if (markdown is not null) File.WriteAllLines(markdown, lines); }
+        bool Want(string c) => cases.Length == 0 || cases.Contains(c);
+        int reps = dry ? 1 : quick ? 3 : 5;
+
+        Say(dry ? "# dry run on the CPU" : $"# GPU benchmark ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC), cuDNN available: {cuda.is_cudnn_available()}, devices: {cuda.device_count()}");
+        var rows = new List<Row>();
+
+        if (Want("yardstick"))
+        {
+            foreach (var dt in new[] { ScalarType.BFloat16, ScalarType.Float16, ScalarType.Float32 })
+            {
+                int n = dry ? 256 : 8192;
+                using var a = randn(n, n, dtype: dt, device: dev);
+                using var b = randn(n, n, dtype: dt, device: dev);
+                var m = Time(() => { using var c = a.matmul(b); }, 2, 10);
+                Say($"- matmul {n}^3 {dt}: {2.0 * n * n * n / (m.Median / 1000) / 1e12:F0} TFLOP/s (median of 10)");
+            }
+            using (var src = randn(dry ? 1 << 20 : 256L * 1024 * 1024, device: dev))
+            using (var dst = empty_like(src))
+            {
+                var m = Time(() => dst.copy_(src), 2, 10);
+                Say($"- device-to-device copy 1 GiB: {2.0 * src.numel() * 4 / (m.Median / 1000) / 1e12:F2} TB/s (read + write)");
+            }
+        }
+
+        if (Want("parity")) Parity(dev, Say);
+
+        var config = Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Consistency));
+        double flops = FlopCounter.UNetForward(config, 1);
+        if (Want("imagenet"))
+        {
+            var variants = new (string Name, Precision P, bool Cl, bool Fast, bool Bench)[]
+            {
+                ("fp32 (TF32 convs) NCHW", Precision.Fp32, false, true, false),
+                ("fp32 (TF32 convs) channels-last", Precision.Fp32, true, true, false),
+                ("fp16 NCHW, official glue", Precision.Fp16, false, false, false),
+                ("fp16 NCHW, fused glue", Precision.Fp16, false, true, false),
+                ("fp16 channels-last, official glue", Precision.Fp16, true, false, false),
+                ("fp16 channels-last, fused glue", Precision.Fp16, true, true, false),
+                ("fp16 channels-last, fused glue, cudnn.benchmark", Precision.Fp16, true, true, true),
+                ("bf16 channels-last, fused glue", Precision.Bf16, true, true, false),
+                ("bf16 channels-last, fused glue, cudnn.benchmark", Precision.Bf16, true, true, true),
+            };
+            foreach (var v in variants)
+            {
+                Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = v.Fast;
+                TorchRuntime.TrySetCudnnBenchmark(v.Bench);
+                using var p = new ConsistencyPipeline(RandomModel(config), dev, v.P, v.Cl);
+                var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
+                var forward = TimeForward(p, B(256), reps);
+                rows.Add(new($"ImageNet-64 UNet forward b256, {v.Name}", forward.Median, forward.Min, forward.Max, reps, B(256) * 1000 / forward.Median,
+                             $"{flops * B(256) / (forward.Median / 1000) / 1e12:F0} TFLOP/s"));
+                var one = Time(() => p.Generate(req), 1, reps);
+                rows.Add(new($"ImageNet-64 one-step b256, {v.Name}", one.Median, one.Min, one.Max, reps, B(256) * 1000 / one.Median));
+                Say($"- {rows[^2].Case}: {rows[^2].MedianMs:F1} ms ({rows[^2].ImagesPerSecond:F0} img/s, {rows[^2].Note}); one-step sampling {rows[^1].ImagesPerSecond:F0} img/s");
+            }
+        }
+        Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
+        bool benchDefault = TorchRuntime.TrySetCudnnBenchmark(true);
+        Say($"- cudnn.benchmark on for the remaining cases: {benchDefault}");
+
+        if (Want("multistep"))
+        {
+            foreach (var prec in new[] { Precision.Fp16, Precision.Bf16 })
+            {
+                using var p = new ConsistencyPipeline(RandomModel(config), dev, prec, true);
+                var two = new GenerationRequest
+                {
+                    NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy,
+                    Sampling = new SamplingOptions { Sampler = SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] },
+                };
+                var m = Time(() => p.Generate(two), 1, reps);
+                rows.Add(new($"ImageNet-64 two-step b256, {prec} channels-last", m.Median, m.Min, m.Max, reps, B(256) * 1000 / m.Median));
+                Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
+            }
+        }
+        if (Want("heun"))
+        {
+            using var p = new ConsistencyPipeline(RandomModel(Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Edm))), dev, Precision.Fp16, true);
+            var heun = new GenerationRequest
+            {
+                NumSamples = B(64), BatchSize = B(64), ClassLabels = [1], Generator = GeneratorKind.Dummy,
+                Sampling = new SamplingOptions { Sampler = SamplerKind.Heun, Steps = dry ? 2 : 40 },
+            };
+            var m = Time(() => p.Generate(heun), 1, quick ? 1 : 3);
+            rows.Add(new("ImageNet-64 EDM Heun 40 steps (79 NFE) b64, fp16 channels-last", m.Median, m.Min, m.Max, quick ? 1 : 3, B(64) * 1000 / m.Median));
+            Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F1} img/s");
+        }
+        if (Want("lsun"))
+        {
+            var lsun = Narrow(CheckpointPresets.Lsun256(DenoiserKind.Consistency));
+            foreach (var (name, fast, cl) in new[] { ("official glue, NCHW", false, false), ("fused glue, channels-last", true, true) })
+            {
+                Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = fast;
+                using var p = new ConsistencyPipeline(RandomModel(lsun), dev, Precision.Fp16, cl);
+                var req = new GenerationRequest { NumSamples = B(32), BatchSize = B(32), Generator = GeneratorKind.Dummy };
+                var m = Time(() => p.Generate(req), 1, reps);
+                rows.Add(new($"LSUN-256 one-step b32, fp16 {name}", m.Median, m.Min, m.Max, reps, B(32) * 1000 / m.Median));
+                Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
+            }
+            Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
+        }
+        if (Want("train"))
+        {
+            using var model = RandomModel(config);
+            model.to(dev).train();
+            using var x = randn(B(64), 3, 64, 64, device: dev);
+            using var t = full(B(64), 100f, device: dev);
+            using var y = randint(0, 1000, [B(64)], device: dev);
+            var m = Time(() =>
+            {
+                using var scope = NewDisposeScope();
+                model.call(x, t, y).square().mean().backward();
+                foreach (var prm in model.parameters()) prm.grad?.zero_();
+            }, 1, reps);
+            rows.Add(new("ImageNet-64 UNet forward+backward b64, fp32 (TF32 convs)", m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median,
+                         $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
+            Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
+        }
+
+        Say("");
+        Say("| case | median ms | min | max | n | images/s | note |");
+        Say("|---|---|---|---|---|---|---|");
+        foreach (var r in rows) Say($"| {r.Case} | {r.MedianMs:F1} | {r.MinMs:F1} | {r.MaxMs:F1} | {r.N} | {r.ImagesPerSecond:F1} | {r.Note} |");
+        return 0;
+    }
+
+    // Same-process CPU (fp32, the fixture-checked path) vs CUDA: UNet outputs and final images, TF32 off for the fp32 checks.
+    private static void Parity(Device dev, Action<string> say)
+    {
+        bool tf32 = _dry || backends.cudnn.allow_tf32;
+        if (!_dry) backends.cudnn.allow_tf32 = false;
+        var small = CheckpointPresets.ImageNet64(DenoiserKind.Consistency) with { NumChannels = 64, NumHeadChannels = 32 };
+        using (var cpuModel = RandomModel(small))
+        using (var gpuModel = RandomModel(small))
+        {
+            gpuModel.to(dev);
+            using var _ = inference_mode();
+            using var x = randn(4, 3, 64, 64);
+            using var t = tensor(new float[] { -500f, 0f, 300f, 1000f });
+            using var y = tensor(new long[] { 0, 5, 500, 999 });
+            using var refOut = cpuModel.call(x, t, y);
+            using var gpuOut = gpuModel.call(x.to(dev), t.to(dev), y.to(dev)).cpu();
+            double rel = (gpuOut - refOut).norm().item<float>() / refOut.norm().item<float>();
+            double maxAbs = (gpuOut - refOut).abs().max().item<float>();
+            say($"- parity: UNet fp32 (64 ch) CUDA vs CPU: relative L2 {rel:E2}, max |diff| {maxAbs:E2}");
+        }
+        var sampling = new (string Name, SamplingOptions Options, DenoiserKind Kind)[]
+        {
+            ("one-step", new SamplingOptions(), DenoiserKind.Consistency),
+            ("multistep ts 0,22,39", new SamplingOptions { Sampler = SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] }, DenoiserKind.Consistency),
+            ("heun 18 steps", new SamplingOptions { Sampler = SamplerKind.Heun, Steps = 18 }, DenoiserKind.Edm),
+        };
+        foreach (var (name, options, kind) in sampling)
+        {
+            var cfg = small with { Denoiser = kind };
+            var req = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8], Sampling = options, Seed = 7 };
+            using var cpuP = new ConsistencyPipeline(RandomModel(cfg), CPU, Precision.Fp32, false);
+            var cpuImages = cpuP.Generate(req).Images;
+            foreach (var (label, prec, cl) in new[] { ("fp32", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("fp16 channels-last", Precision.Fp16, true), ("bf16 channels-last", Precision.Bf16, true) })
+            {
+                using var gpuP = new ConsistencyPipeline(RandomModel(cfg), dev, prec, cl);
+                var (max, mean) = Diff(cpuImages, gpuP.Generate(req).Images);
+                say($"- parity: {name}, CUDA {label} vs CPU fp32, 8 images: max |uint8 diff| {max}, mean {mean:F4}");
+            }
+        }
+        if (!_dry) backends.cudnn.allow_tf32 = tf32;
+    }
+
+    private static ModelConfig Narrow(ModelConfig c) => _dry ? c with { NumChannels = 32, NumHeadChannels = 16 } : c;
+
+    private static void Sync() { if (!_dry) cuda.synchronize(); }
+
+    private static (int Max, double Mean) Diff(byte[] a, byte[] b)
+    {
+        int max = 0; long sum = 0;
+        for (int i = 0; i < a.Length; i++) { int d = Math.Abs(a[i] - b[i]); max = Math.Max(max, d); sum += d; }
+        return (max, (double)sum / a.Length);
+    }
+
+    // Seeded random weights on the CPU (same values for the CPU and CUDA copies), no zero layer.
+    private static UNetModel RandomModel(ModelConfig config)
+    {
+        manual_seed(1234);
+        var m = new UNetModel(config);
+        using (no_grad())
+            foreach (var p in m.parameters())
+                if (p.dim() == 1 || p.abs().max().item<float>() == 0) p.normal_(0, 0.02);
+        return m;
+    }
+
+    private static (double Median, double Min, double Max) TimeForward(ConsistencyPipeline p, int batch, int reps)
+    {
+        using var x = randn(batch, 3, 64, 64, device: p.Device);
+        using var t = full(batch, 100f, device: p.Device);
+        using var y = randint(0, 1000, [batch], device: p.Device);
+        return Time(() => { using var _ = inference_mode(); using var o = p.Model.call(x, t, y); }, 2, reps);
+    }
+
+    private static (double Median, double Min, double Max) Time(Action action, int warmup, int reps)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        Sync();
+        var times = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            Sync();
+            times[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return (times[reps / 2], times[0], times[^1]);
+    }
+}
