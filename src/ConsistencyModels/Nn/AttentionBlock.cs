@@ -45,9 +45,13 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         var normed = _norm.call(x);
         var qkv = _qkv.call(normed);                                              // [B, 3C, H, W]
         normed.Dispose();
-        var attended = Attention(qkv.reshape(b, 3 * c, hgt * wid));               // [B, C, S]
+        // Token-major [B, S, 3C]: a view of a channels-last qkv, one copy of an NCHW one (as flash-attn's packing).
+        var tokens = qkv.permute(0, 2, 3, 1).reshape(b, hgt * wid, 3 * c);
         qkv.Dispose();
-        var h = attended.view(b, c, hgt, wid);
+        var attended = AttendTokens(tokens);                                      // [B, S, C]
+        tokens.Dispose();
+        var h = attended.view(b, hgt, wid, c).permute(0, 3, 1, 2);                // [B, C, H, W] with channels-last strides
+        if (!MemoryLayout.IsChannelsLast(x)) h = h.contiguous();                  // an NCHW model stays NCHW
         var projected = _projOut.call(h);
         attended.Dispose(); h.Dispose();
         return (x + projected).MoveToOuterDisposeScope();
@@ -60,10 +64,22 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
     public Tensor Attention(Tensor qkv)
     {
         using var scope = NewDisposeScope();
-        long b = qkv.shape[0], c = qkv.shape[1] / 3, s = qkv.shape[2], d = c / _heads;
-        var r = qkv.reshape(b, 3, _heads, d, s);                                  // [B, three, h, d, S]
+        var tokens = qkv.transpose(1, 2).contiguous();
+        return AttendTokens(tokens).transpose(1, 2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Attention on token-major qkv [B, S, 3C] (channels (three, heads, d)) -> [B, S, C]. q, k and v are [B, h, S, d]
+    /// views whose last dimension is contiguous: what the fused (flash / memory-efficient) SDPA kernels need; a
+    /// strided head dimension sends CUDA to the unfused math kernel, which materialises the S x S scores in float32.
+    /// </summary>
+    private Tensor AttendTokens(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        long b = tokens.shape[0], s = tokens.shape[1], c = tokens.shape[2] / 3, d = c / _heads;
+        var r = tokens.view(b, s, 3, _heads, d);
         var a = nn.functional.scaled_dot_product_attention(                       // [B, h, S, d]
-            r.select(1, 0).transpose(2, 3), r.select(1, 1).transpose(2, 3), r.select(1, 2).transpose(2, 3));
-        return a.transpose(2, 3).reshape(b, c, s).MoveToOuterDisposeScope();
+            r.select(2, 0).transpose(1, 2), r.select(2, 1).transpose(1, 2), r.select(2, 2).transpose(1, 2));
+        return a.transpose(1, 2).reshape(b, s, c).MoveToOuterDisposeScope();
     }
 }

@@ -23,7 +23,9 @@ public sealed class ConsistencyPipeline : IDisposable
     /// <summary>Instrumentation: called with the wall time of every network call (to separate sampler overhead).</summary>
     public Action<TimeSpan>? OnNetworkCall { get; set; }
 
-    /// <param name="channelsLast">NHWC layout for the torso (oneDNN's fast path on CPU: 1.3-1.5x in fp32, ~2x in bf16); default on.</param>
+    /// <param name="channelsLast">NHWC layout for the torso. Default: on for the CPU (oneDNN's fast path: 1.3-1.5x in fp32,
+    /// ~2x in bf16), off for CUDA (libtorch's CUDA GroupNorm converts NHWC back to NCHW around every norm: measured
+    /// 10-20% slower on an H100, see docs/performance.md).</param>
     public ConsistencyPipeline(UNetModel model, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null)
     {
         Device = device ?? CPU;
@@ -31,7 +33,7 @@ public sealed class ConsistencyPipeline : IDisposable
         Model.to(Device);
         Model.eval();
         Precision = precision;
-        bool nhwc = channelsLast ?? true;
+        bool nhwc = channelsLast ?? Device.type == DeviceType.CPU;
         if (precision != Precision.Fp32 || nhwc) Model.ConvertTorso(precision.ToScalarType(), nhwc);
         Preconditioning = KarrasDenoiser.FromConfig(model.Config);
     }
