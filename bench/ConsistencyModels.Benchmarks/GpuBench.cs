@@ -83,6 +83,7 @@ internal static class GpuBench
         Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
         TorchRuntime.TrySetCudnnBenchmark(false);
 
+        if (Want("blocks")) Blocks(config, dev, Say);
         if (Want("multistep"))
         {
             foreach (var prec in new[] { Precision.Fp16 })
@@ -147,6 +148,58 @@ internal static class GpuBench
         Say("|---|---|---|---|---|---|---|");
         foreach (var r in rows) Say($"| {r.Case} | {r.MedianMs:F1} | {r.MinMs:F1} | {r.MaxMs:F1} | {r.N} | {r.ImagesPerSecond:F1} | {r.Note} |");
         return 0;
+    }
+
+    // Where the forward's time goes: wall time per top-level block (device synchronised at each block boundary), and
+    // single ops on the shapes of the 64x64 level. bench/gpu/profile_official.py prints the same for the official code.
+    private static void Blocks(ModelConfig config, Device dev, Action<string> say)
+    {
+        int batch = B(256);
+        foreach (var fast in new[] { false, true })
+        {
+            Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = fast;
+            using var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16, false);
+            using var x = randn(batch, 3, 64, 64, device: dev);
+            using var t = full(batch, 100f, device: dev);
+            using var y = randint(0, 1000, [batch], device: dev);
+            var totals = new Dictionary<string, List<double>>();
+            for (int rep = 0; rep < 4; rep++)
+            {
+                using var _ = inference_mode();
+                Sync();
+                var sw = Stopwatch.StartNew();
+                double last = 0;
+                using var o = p.Model.Forward(x, t, y, (name, _) =>
+                {
+                    Sync();
+                    double now = sw.Elapsed.TotalMilliseconds;
+                    if (rep > 0) (totals.TryGetValue(name, out var l) ? l : totals[name] = []).Add(now - last);
+                    last = now;
+                });
+            }
+            say($"- blocks, fp16 NCHW, {(fast ? "fused" : "official")} glue (ms, median of 3): " +
+                string.Join(", ", totals.Select(kv => $"{kv.Key} {kv.Value.Order().ElementAt(1):F1}")) +
+                $"; sum {totals.Values.Sum(l => l.Order().ElementAt(1)):F1}");
+        }
+        Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
+        using var a = randn(batch, 192, 64, 64, dtype: ScalarType.Float16, device: dev);
+        using var w32 = ones(192, device: dev);
+        using var b32 = zeros(192, device: dev);
+        using var w16 = w32.to(ScalarType.Float16);
+        using var b16 = b32.to(ScalarType.Float16);
+        using var convW = randn(192, 192, 3, 3, dtype: ScalarType.Float16, device: dev) * 0.01;
+        using var convB = zeros(192, dtype: ScalarType.Float16, device: dev);
+        using var qkv = randn([batch, 1024, 3, 6, 64], dtype: ScalarType.Float16, device: dev);
+        var ops = new (string Name, Action Op)[]
+        {
+            ("group_norm fp32 round trip", () => { using var f = a.to(ScalarType.Float32); using var g = nn.functional.group_norm(f, 32, w32, b32, 1e-5); using var h = g.to(ScalarType.Float16); }),
+            ("group_norm fp16", () => { using var g = nn.functional.group_norm(a, 32, w16, b16, 1e-5); }),
+            ("silu", () => { using var g = nn.functional.silu(a); }),
+            ("add", () => { using var g = a + a; }),
+            ("conv3x3 192->192", () => { using var g = nn.functional.conv2d(a, convW, convB, padding: [1, 1]); }),
+            ("sdpa 6 heads x 1024 tokens", () => { using var o = nn.functional.scaled_dot_product_attention(qkv.select(2, 0).transpose(1, 2), qkv.select(2, 1).transpose(1, 2), qkv.select(2, 2).transpose(1, 2)); }),
+        };
+        say("- ops on [" + batch + ", 192, 64, 64] fp16 (ms, median of 10): " + string.Join(", ", ops.Select(op => $"{op.Name} {Time(op.Op, 2, 10).Median:F2}")));
     }
 
     // Same-process CPU (fp32, the fixture-checked path) vs CUDA: UNet outputs and final images, TF32 off for the fp32 checks.
