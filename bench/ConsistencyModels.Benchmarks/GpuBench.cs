@@ -200,6 +200,27 @@ internal static class GpuBench
             ("sdpa 6 heads x 1024 tokens", () => { using var o = nn.functional.scaled_dot_product_attention(qkv.select(2, 0).transpose(1, 2), qkv.select(2, 1).transpose(1, 2), qkv.select(2, 2).transpose(1, 2)); }),
         };
         say("- ops on [" + batch + ", 192, 64, 64] fp16 (ms, median of 10): " + string.Join(", ", ops.Select(op => $"{op.Name} {Time(op.Op, 2, 10).Median:F2}")));
+        // The attention block of the 32x32 level (384 channels, 6 heads), whole and by parts.
+        using var block = new AttentionBlock(384, numHeadChannels: 64);
+        block.to(ScalarType.Float16).to(dev).eval();
+        using var xa = randn([batch, 384, 32, 32], dtype: ScalarType.Float16, device: dev);
+        using var wq = randn([1152, 384, 1, 1], dtype: ScalarType.Float16, device: dev) * 0.01;
+        using var wp = randn([384, 384, 1, 1], dtype: ScalarType.Float16, device: dev) * 0.01;
+        using var w384 = ones([384], dtype: ScalarType.Float16, device: dev);
+        using var qkvOut = nn.functional.conv2d(xa, wq);
+        using var tok = qkvOut.permute(0, 2, 3, 1).reshape(batch, 1024, 1152);
+        using var att = nn.functional.scaled_dot_product_attention(tok.view(batch, 1024, 3, 6, 64).select(2, 0).transpose(1, 2), tok.view(batch, 1024, 3, 6, 64).select(2, 1).transpose(1, 2), tok.view(batch, 1024, 3, 6, 64).select(2, 2).transpose(1, 2));
+        var parts = new (string Name, Action Op)[]
+        {
+            ("whole block", () => { using var _ = inference_mode(); using var o = block.call(xa); }),
+            ("group_norm", () => { using var g = nn.functional.group_norm(xa, 32, w384, w384, 1e-5); }),
+            ("qkv conv1x1", () => { using var g = nn.functional.conv2d(xa, wq); }),
+            ("to tokens", () => { using var g = qkvOut.permute(0, 2, 3, 1).reshape(batch, 1024, 1152); }),
+            ("sdpa", () => { using var v = tok.view(batch, 1024, 3, 6, 64); using var o = nn.functional.scaled_dot_product_attention(v.select(2, 0).transpose(1, 2), v.select(2, 1).transpose(1, 2), v.select(2, 2).transpose(1, 2)); }),
+            ("back to NCHW", () => { using var g = att.transpose(1, 2).reshape(batch, 1024, 384).view(batch, 32, 32, 384).permute(0, 3, 1, 2).contiguous(); }),
+            ("proj conv1x1", () => { using var g = nn.functional.conv2d(xa, wp); }),
+        };
+        say("- attention block 384 ch, 32x32, fp16 (ms, median of 10): " + string.Join(", ", parts.Select(op => $"{op.Name} {Time(op.Op, 2, 10).Median:F2}")));
     }
 
     // Same-process CPU (fp32, the fixture-checked path) vs CUDA: UNet outputs and final images, TF32 off for the fp32 checks.
