@@ -1,5 +1,6 @@
 // Spatial self-attention with the flash-path qkv layout (three, heads, head_dim) — port of
 // cm/unet.py::AttentionBlock + QKVFlashAttention (reference §1.5; the legacy (heads, three, d) split gives garbage).
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -45,8 +46,13 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         var normed = _norm.call(x);
         var qkv = _qkv.call(normed);                                              // [B, 3C, H, W]
         normed.Dispose();
-        // Token-major [B, S, 3C]: a view of a channels-last qkv, one copy of an NCHW one (as flash-attn's packing).
-        var tokens = qkv.permute(0, 2, 3, 1).reshape(b, hgt * wid, 3 * c);
+        // Token-major [B, S, 3C]. CUDA: channels made contiguous (a view of a channels-last qkv, one copy of an NCHW
+        // one, as flash-attn's packing), since a strided head dimension sends CUDA's SDPA to its math kernel (~25x
+        // slower, measured on an H100). CPU: a plain view, which keeps the attention kernel and rounding that the
+        // parity fixtures were matched with (fp32 loss gradients included).
+        var tokens = x.device_type == DeviceType.CUDA
+            ? qkv.permute(0, 2, 3, 1).contiguous().view(b, hgt * wid, 3 * c)
+            : qkv.reshape(b, 3 * c, hgt * wid).transpose(1, 2);
         qkv.Dispose();
         var attended = AttendTokens(tokens);                                      // [B, S, C]
         tokens.Dispose();
@@ -64,7 +70,7 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
     public Tensor Attention(Tensor qkv)
     {
         using var scope = NewDisposeScope();
-        var tokens = qkv.transpose(1, 2).contiguous();
+        var tokens = qkv.device_type == DeviceType.CUDA ? qkv.transpose(1, 2).contiguous() : qkv.transpose(1, 2);
         return AttendTokens(tokens).transpose(1, 2).MoveToOuterDisposeScope();
     }
 
