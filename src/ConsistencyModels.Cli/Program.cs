@@ -14,6 +14,12 @@ app.Configure(config =>
         .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")
         .WithExample("generate", "--recipe", "consistency_models_8xb256-imagenet1k-onestep-64x64", "--checkpoint", "cd_imagenet64_l2.pt", "--output", "demo.jpg")
         .WithExample("generate", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--num-samples", "64", "--output-dir", "samples/");
+    config.AddCommand<TrainCommand>("train")
+        .WithDescription("Train an EDM teacher (edm), distil a consistency model from it (cd), or train one from scratch (ct).")
+        .WithExample("train", "edm", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--output", "runs/edm", "--total-training-steps", "20000")
+        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
+        .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
+        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
     config.AddCommand<PresetsCommand>("presets")
         .WithDescription("List the released checkpoints (presets) and the model-zoo sampling recipes with their sampling settings.");
     config.PropagateExceptions();

@@ -1,6 +1,5 @@
 // Channels-last (NHWC) strides for 4-D tensors. TorchSharp 0.107 exposes no memory_format argument, but libtorch
-// picks its layout from the strides, so permute -> contiguous -> permute back yields the same tensor as
-// x.contiguous(memory_format=torch.channels_last).
+// picks its layout from the strides, so a tensor with NHWC strides is what x.contiguous(memory_format=channels_last) gives.
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Nn;
@@ -10,8 +9,12 @@ public static class MemoryLayout
     public static Tensor ToChannelsLast(Tensor x)
     {
         if (x.dim() != 4) return x;
-        using var nhwc = x.permute(0, 2, 3, 1).contiguous();
-        return nhwc.permute(0, 3, 1, 2);
+        // A fresh tensor with NHWC strides, not a permuted view: a view made under no_grad cannot be a parameter that
+        // the optimiser updates in place while autograd is recording.
+        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        var result = empty_strided([n, c, h, w], [h * w * c, 1, w * c, c], dtype: x.dtype, device: x.device);
+        using (no_grad()) result.copy_(x);
+        return result;
     }
 
     public static bool IsChannelsLast(Tensor x)

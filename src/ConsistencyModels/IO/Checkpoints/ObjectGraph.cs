@@ -15,6 +15,7 @@ internal static class ObjectGraph
     {
         var found = new List<TorchTensorRecipe>();
         var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        if (root is TorchTensorRecipe r0 && seen.Add(r0)) found.Add(r0); // a bare tensor saved as the root
         Visit(root, value =>
         {
             if (value is TorchTensorRecipe r && seen.Add(r)) found.Add(r);

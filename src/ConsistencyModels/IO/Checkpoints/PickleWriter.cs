@@ -28,6 +28,7 @@ internal sealed class PickleWriter
     public PickleWriter SetItem() => Bytes(Op.SetItem);
     public PickleWriter SetItems() => Bytes(Op.SetItems);
     public PickleWriter Append() => Bytes(Op.Append);
+    public PickleWriter Appends() => Bytes(Op.Appends);
     public PickleWriter Reduce() => Bytes(Op.Reduce);
     public PickleWriter Build() => Bytes(Op.Build);
     public PickleWriter BinPersId() => Bytes(Op.BinPersId);
@@ -78,6 +79,17 @@ internal sealed class PickleWriter
         return this;
     }
 
+    /// <summary>Any integer: the compact opcodes within 64 bits, LONG1/LONG4 beyond.</summary>
+    public PickleWriter Int(BigInteger value)
+    {
+        if (value >= long.MinValue && value <= long.MaxValue) return Int((long)value);
+        var bytes = value.ToByteArray(isUnsigned: false, isBigEndian: false);
+        if (bytes.Length < 256) Bytes(Op.Long1, (byte)bytes.Length);
+        else WithU32(Op.Long4, (uint)bytes.Length);
+        _out.Write(bytes);
+        return this;
+    }
+
     public PickleWriter Float(double value)
     {
         Bytes(Op.BinFloat);
@@ -97,6 +109,25 @@ internal sealed class PickleWriter
     }
 
     public PickleWriter EmptyTuple() => Bytes(Op.EmptyTuple);
+
+    /// <summary>TUPLE1/TUPLE2/TUPLE3 over the top 1-3 stack items (no MARK).</summary>
+    public PickleWriter SmallTuple(int count) => count switch
+    {
+        1 => Bytes(Op.Tuple1),
+        2 => Bytes(Op.Tuple2),
+        3 => Bytes(Op.Tuple3),
+        _ => throw new ArgumentOutOfRangeException(nameof(count), count, "TUPLE1-3 take 1 to 3 items"),
+    };
+
+    /// <summary>Stores the object on top of the stack in the next memo slot (read back with <see cref="MemoGet"/>).</summary>
+    public PickleWriter Memoize(out int index)
+    {
+        index = _memoCount++;
+        return Put(index);
+    }
+
+    /// <summary>Pushes the object stored by <see cref="Memoize"/> under <paramref name="index"/>.</summary>
+    public PickleWriter MemoGet(int index) => Get(index);
 
     private PickleWriter Put(int index) =>
         index < 256 ? Bytes(Op.BinPut, (byte)index) : WithU32(Op.LongBinPut, (uint)index);

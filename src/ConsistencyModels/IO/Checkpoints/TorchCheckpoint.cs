@@ -18,6 +18,14 @@ public static class TorchCheckpoint
     /// </summary>
     public static IReadOnlyDictionary<string, object?> ReadObject(string path) => ReadRootDict(path);
 
+    /// <summary>
+    /// The unpickled root object, whatever it is (dict, list, tuple, tensor or plain value), with the same mapping as
+    /// <see cref="ReadObject"/>: dicts as <see cref="OrderedDictionary{TKey,TValue}"/> of string to object? (integer keys,
+    /// as in an optimizer state dict, become their decimal text: 0 → "0"), lists as List&lt;object?&gt;, tuples as
+    /// object?[], ints as long, floats as double, None as null. The caller owns every tensor in the graph.
+    /// </summary>
+    public static object? ReadGraph(string path) => TorchZipReader.ReadGraph(path);
+
     /// <summary>Every tensor in the checkpoint under its dotted path (<c>{"a": {"b": t}}</c> → <c>"a.b"</c>), in file order.</summary>
     public static OrderedDictionary<string, Tensor> LoadTensors(string path)
     {
@@ -74,6 +82,22 @@ public static class TorchCheckpoint
     /// </summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> stateDict) =>
         TorchZipWriter.Save(path, stateDict);
+
+    /// <summary>
+    /// Writes a general object graph as a torch.save checkpoint that <c>torch.load(path, weights_only=True)</c> reads:
+    /// tensors (any supported dtype and device, each in its own storage), str, int/long, float/double, bool, null,
+    /// dicts (<see cref="IReadOnlyDictionary{TKey,TValue}"/> of string to object?, or any <see cref="System.Collections.IDictionary"/>)
+    /// with string or integer keys as plain Python dicts in enumeration order, lists (<see cref="IList{T}"/> of object?
+    /// or any <see cref="System.Collections.IList"/>) as Python lists, and <see cref="PickleTuple"/> or C# arrays as
+    /// tuples. Unsupported values, cycles and duplicate keys throw <see cref="ArgumentException"/> before the file is
+    /// touched. The file is replaced atomically.
+    /// </summary>
+    /// <remarks>
+    /// Plain <c>torch.load</c> reads it in every PyTorch since 1.6. With weights_only=True, PyTorch 1.13 refuses any
+    /// float in the graph (its restricted unpickler lacks the BINFLOAT opcode, so it cannot read its own optimizer
+    /// state dicts either); 2.0 and later read it, including the 2.6+ default.
+    /// </remarks>
+    public static void SaveObject(string path, object? root) => TorchObjectWriter.Save(path, root);
 
     private static OrderedDictionary<string, object?> ReadRootDict(string path)
     {

@@ -28,14 +28,23 @@ internal static class TorchZipWriter
         }
 
         var pickle = BuildPickle(entries);
+        WriteArchive(path, pickle, entries.Select(e => e.Value).ToList(), forceZip64);
+    }
+
+    /// <summary>
+    /// Writes the archive atomically: <paramref name="pickle"/> as data.pkl, then storage record <c>i</c> with the
+    /// elements of <paramref name="storages"/>[i] (the key <see cref="WriteTensor"/> was given).
+    /// </summary>
+    internal static void WriteArchive(string path, byte[] pickle, IReadOnlyList<Tensor> storages, bool forceZip64 = false)
+    {
         Numpy.AtomicFile.Write(path, stream =>
         {
             var zip = new ZipStoreWriter(stream, forceZip64);
             zip.Add(Archive + "data.pkl", pickle);
             zip.Add(Archive + "byteorder", "little"u8);
-            for (int i = 0; i < entries.Count; i++)
+            for (int i = 0; i < storages.Count; i++)
             {
-                var t = entries[i].Value;
+                var t = storages[i];
                 long bytes = t.numel() * t.element_size();
                 zip.Add(Archive + "data/" + StorageKey(i), bytes, s => TensorStreams.Write(s, t));
             }
@@ -60,20 +69,28 @@ internal static class TorchZipWriter
             for (int i = 0; i < entries.Count; i++)
             {
                 var (name, t) = entries[i];
-                var dtype = TensorDtypes.Of(t.dtype, name);
-                long[] size = t.shape;
                 w.String(name);
-                w.Global("torch._utils", "_rebuild_tensor_v2");
-                w.Mark();
-                w.Mark().String("storage").Global("torch", dtype.StorageName).String(StorageKey(i)).String("cpu")
-                 .Int(t.numel()).TupleFromMark().BinPersId();
-                w.Int(0).IntTuple(size).IntTuple(ContiguousStrides(size)).Bool(false);
-                w.Global("collections", "OrderedDict").EmptyTuple().Reduce();
-                w.TupleFromMark().Reduce();
+                WriteTensor(w, t, TensorDtypes.Of(t.dtype, name), i);
             }
             w.SetItems();
         }
         return w.Stop().ToArray();
+    }
+
+    /// <summary>
+    /// Pushes <c>_rebuild_tensor_v2(persistent storage <paramref name="storageIndex"/>, 0, size, contiguous stride,
+    /// False, OrderedDict())</c>: the tensor as torch.save pickles it, its elements in their own storage record.
+    /// </summary>
+    internal static void WriteTensor(PickleWriter w, Tensor t, DtypeInfo dtype, int storageIndex)
+    {
+        long[] size = t.shape;
+        w.Global("torch._utils", "_rebuild_tensor_v2");
+        w.Mark();
+        w.Mark().String("storage").Global("torch", dtype.StorageName).String(StorageKey(storageIndex)).String("cpu")
+         .Int(t.numel()).TupleFromMark().BinPersId();
+        w.Int(0).IntTuple(size).IntTuple(ContiguousStrides(size)).Bool(false);
+        w.Global("collections", "OrderedDict").EmptyTuple().Reduce();
+        w.TupleFromMark().Reduce();
     }
 
     internal static long[] ContiguousStrides(long[] size)

@@ -12,4 +12,9 @@ public enum LossNorm
     L2At32,
     /// <summary>"lpips": an injected perceptual distance on (x+1)/2, after a bilinear resize to 224 below 256 px.</summary>
     Lpips,
+    /// <summary>
+    /// "pseudo-huber" (improved consistency training, Song &amp; Dhariwal 2023, §3.3): sqrt(‖Δ‖² + c²) − c with the
+    /// squared L2 norm over the whole sample and c = 0.00054·√d, d = C·H·W. Not in the released code.
+    /// </summary>
+    PseudoHuber,
 }

@@ -35,11 +35,21 @@ public static class LossNorms
                 }
                 result = perceptual.Distance((distiller + 1) / 2.0, (target + 1) / 2.0);
                 break;
+            case LossNorm.PseudoHuber:
+            {
+                double c = PseudoHuberC(distiller);
+                var squared = (distiller - target).pow(2).flatten(1).sum(1);
+                result = (squared + c * c).sqrt() - c;
+                break;
+            }
             default:
                 throw new ArgumentOutOfRangeException(nameof(norm), norm, null);
         }
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>iCT's Pseudo-Huber constant c = 0.00054·√d for samples of d = C·H·W values.</summary>
+    public static double PseudoHuberC(Tensor batch) => 0.00054 * Math.Sqrt(batch[0].numel());
 
     /// <summary>mean_flat: the mean over every dimension but the first.</summary>
     public static Tensor MeanFlat(Tensor t) => t.mean([.. Enumerable.Range(1, (int)t.dim() - 1).Select(i => (long)i)]);

@@ -69,8 +69,10 @@ public sealed class RAdam : IDisposable
         if (!expAvg.shape.SequenceEqual(p.shape) || !expAvgSq.shape.SequenceEqual(p.shape))
             throw new ArgumentException($"RAdam state {index}: moment shapes do not match the parameter [{string.Join(",", p.shape)}]");
         _state[index]?.Dispose();
+        // The copies belong to the optimiser, not to whatever dispose scope the caller is in.
         _state[index] = new RAdamParameterState(step,
-            expAvg.detach().to(p.dtype, p.device).clone(), expAvgSq.detach().to(p.dtype, p.device).clone());
+            expAvg.detach().to(p.dtype, p.device).clone().DetachFromDisposeScope(),
+            expAvgSq.detach().to(p.dtype, p.device).clone().DetachFromDisposeScope());
     }
 
     /// <summary>Sets every parameter's gradient to none (PyTorch's zero_grad(set_to_none=True)).</summary>

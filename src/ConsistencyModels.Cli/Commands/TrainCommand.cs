@@ -1,0 +1,168 @@
+// `cm train edm|cd|ct`: parse options -> TrainingOptions -> Trainer.Run with a progress bar; Ctrl-C saves and stops.
+using System.ComponentModel;
+using System.Globalization;
+using ConsistencyModels.IO;
+using ConsistencyModels.Metrics;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Presets;
+using ConsistencyModels.Training;
+using ConsistencyModels.Training.Data;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<MODE>"), Description("edm (teacher), cd (consistency distillation from --teacher) or ct (consistency training).")]
+        public string Mode { get; init; } = "";
+
+        [CommandOption("--preset <NAME>"), Description("Architecture: fmnist32 (this project's Fashion-MNIST model) or a released one (cd_imagenet64_l2, ...).")]
+        public string? Preset { get; init; }
+
+        [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (instead of --preset).")]
+        public string? ModelConfig { get; init; }
+
+        [CommandOption("--data <PATH>"), Description("Training images: a folder (recursive jpg/png, ImageNet class from the WNID file-name prefix), IDX files (MNIST/Fashion-MNIST, .gz or not) or an .npz.")]
+        public string? Data { get; init; }
+
+        [CommandOption("-o|--output <DIR>"), Description("Run folder: model/ema/target/opt checkpoints in the official layout, log.csv, sample grids.")]
+        public string? Output { get; init; }
+
+        [CommandOption("--global-batch-size <N>"), Description("Images per optimisation step (default 64).")]
+        public int GlobalBatchSize { get; init; } = 64;
+
+        [CommandOption("--microbatch <N>"), Description("Split each batch into micro-batches of N (gradients add up as upstream; -1 = off, default).")]
+        public int Microbatch { get; init; } = -1;
+
+        [CommandOption("--lr <X>"), Description("RAdam learning rate (default 1e-4).")]
+        public double Lr { get; init; } = 1e-4;
+
+        [CommandOption("--weight-decay <X>"), Description("RAdam weight decay (default 0).")]
+        public double WeightDecay { get; init; }
+
+        [CommandOption("--ema-rate <LIST>"), Description("EMA rates of the online network, one ema_<rate>_<step>.pt each (default 0.999,0.9999,0.9999432189950708).")]
+        public string EmaRate { get; init; } = "0.999,0.9999,0.9999432189950708";
+
+        [CommandOption("--loss-norm <NAME>"), Description("cd/ct: l1 | l2 (default) | l2-32 | lpips (needs --lpips-weights) | pseudo-huber (iCT).")]
+        public string? LossNorm { get; init; }
+
+        [CommandOption("--lpips-weights <FILE>"), Description("For --loss-norm lpips: one .pt/.safetensors with the VGG16 features and the LPIPS linear weights (layout: see docs/training.md).")]
+        public string? LpipsWeights { get; init; }
+
+        [CommandOption("--teacher <FILE>"), Description("EDM teacher checkpoint (required for cd; for ct it only initialises the network, as upstream).")]
+        public string? Teacher { get; init; }
+
+        [CommandOption("--target-ema-mode <MODE>"), Description("fixed (cd default) | adaptive (ct default).")]
+        public string? TargetEmaMode { get; init; }
+
+        [CommandOption("--scale-mode <MODE>"), Description("fixed (cd default) | progressive (ct default) | progdist | ict-doubling.")]
+        public string? ScaleMode { get; init; }
+
+        [CommandOption("--start-ema <X>"), Description("Target EMA μ0 (default 0.95).")]
+        public double? StartEma { get; init; }
+
+        [CommandOption("--start-scales <N>"), Description("N at the start (cd default 40, ct 2).")]
+        public int? StartScales { get; init; }
+
+        [CommandOption("--end-scales <N>"), Description("N at the end (cd default 40, ct 150).")]
+        public int? EndScales { get; init; }
+
+        [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
+        public string CtSchedule { get; init; } = "released";
+
+        [CommandOption("--recipe <NAME>"), Description("ct only: ict = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
+        public string? Recipe { get; init; }
+
+        [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000).")]
+        public long TotalTrainingSteps { get; init; } = 10_000;
+
+        [CommandOption("--max-steps <N>"), Description("Stop this run after N steps (time-boxed jobs); the schedules still follow --total-training-steps.")]
+        public long? MaxSteps { get; init; }
+
+        [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd/ct default).")]
+        public string? WeightSchedule { get; init; }
+
+        [CommandOption("--dropout <X>"), Description("Dropout of the online network (default: the preset's: 0.1 for edm, 0 for cd/ct).")]
+        public double? Dropout { get; init; }
+
+        [CommandOption("--seed <N>"), Description("Seed of the initialisation, data order and noise (default 0).")]
+        public long Seed { get; init; }
+
+        [CommandOption("--save-interval <N>"), Description("Checkpoint every N steps (default 1000).")]
+        public int SaveInterval { get; init; } = 1000;
+
+        [CommandOption("--log-interval <N>"), Description("Log (log.csv, progress) every N steps (default 10).")]
+        public int LogInterval { get; init; } = 10;
+
+        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run).")]
+        public bool Resume { get; init; }
+
+        [CommandOption("--no-flip"), Description("Disable the random horizontal flip.")]
+        public bool NoFlip { get; init; }
+
+        [CommandOption("--sample-columns <N>"), Description("Samples per class in the grid written at each save (default 8; 0 = none).")]
+        public int SampleColumns { get; init; } = 8;
+
+        [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--threads <N>"), Description("CPU threads for libtorch (default: libtorch's choice).")]
+        public int? Threads { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Mode.ToLowerInvariant() is not ("edm" or "cd" or "ct")) return ValidationResult.Error($"MODE must be edm, cd or ct (got '{Mode}')");
+            if ((Preset is null) == (ModelConfig is null)) return ValidationResult.Error("choose the architecture with exactly one of --preset NAME and --model-config FILE");
+            if (Data is null) return ValidationResult.Error("--data PATH is required (an image folder, IDX files or an .npz)");
+            if (Output is null) return ValidationResult.Error("--output DIR is required (checkpoints, log.csv and sample grids go there)");
+            if (Recipe is not null && Recipe.ToLowerInvariant() != "ict") return ValidationResult.Error($"--recipe: only 'ict' exists (got '{Recipe}')");
+            if (Recipe is not null && Mode.ToLowerInvariant() != "ct") return ValidationResult.Error("--recipe ict applies to ct");
+            if (Threads is < 1) return ValidationResult.Error($"--threads must be at least 1 (got {Threads})");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var options = TrainPlan.From(s);
+        var device = DeviceOption.Parse(s.Device);
+        if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond);
+        AnsiConsole.MarkupLine(Markup.Escape(TrainPlan.Describe(options, data)));
+
+        using var trainer = AnsiConsole.Status().Start("building the networks",
+            _ => new Trainer(options, data, device, msg => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(msg)}[/]")));
+        long end = Math.Min(options.Schedule.TotalSteps, options.MaxSteps is long m ? trainer.Step + m : options.Schedule.TotalSteps);
+        if (trainer.Step >= end) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {end}"); return 0; }
+
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask($"step {trainer.Step}", maxValue: end - trainer.Step);
+                trainer.Run(new Progress(p =>
+                {
+                    task.Value = p.RunStep;
+                    task.Description = p.Saved is not null
+                        ? $"step {p.Step}/{p.TotalSteps}  saved {Path.GetFileName(p.Saved)}"
+                        : string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:G4}  {(p.Scales > 0 ? $"N {p.Scales}  μ {p.TargetEma:F5}  " : "")}{p.ImagesPerSecond:F1} img/s");
+                }), cancellationToken);
+            });
+        if (cancellationToken.IsCancellationRequested && trainer.Step % options.SaveInterval != 0)
+        {
+            AnsiConsole.MarkupLine($"interrupted at step {trainer.Step}: saving");
+            trainer.SaveCheckpoint();
+        }
+        AnsiConsole.MarkupLine($"done at step {trainer.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
+        return 0;
+    }
+
+    // Synchronous IProgress: Progress<T> would post to the thread pool and reorder reports.
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

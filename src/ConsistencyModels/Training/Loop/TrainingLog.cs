@@ -1,0 +1,37 @@
+// The run's CSV record (log.csv): one row per log interval. On resume the rows after the resumed step are dropped.
+using System.Globalization;
+
+namespace ConsistencyModels.Training;
+
+public sealed class TrainingLog : IDisposable
+{
+    public const string Header = "step,loss,num_scales,target_ema,images_per_second,elapsed_seconds";
+    private readonly StreamWriter _w;
+
+    private TrainingLog(StreamWriter w) => _w = w;
+
+    public static string PathIn(string dir) => Path.Combine(dir, "log.csv");
+
+    public static TrainingLog Open(string dir, long fromStep)
+    {
+        Directory.CreateDirectory(dir);
+        var path = PathIn(dir);
+        var keep = new List<string> { Header };
+        if (File.Exists(path))
+            keep.AddRange(File.ReadLines(path).Skip(1).Where(l =>
+                long.TryParse(l.Split(',')[0], NumberStyles.None, CultureInfo.InvariantCulture, out long s) && s <= fromStep));
+        File.WriteAllLines(path, keep);
+        return new TrainingLog(new StreamWriter(path, append: true) { AutoFlush = true });
+    }
+
+    public void Append(long step, double loss, int scales, double targetEma, double imagesPerSecond, TimeSpan elapsed) =>
+        _w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{step},{loss:R},{scales},{targetEma:R},{imagesPerSecond:F2},{elapsed.TotalSeconds:F1}"));
+
+    /// <summary>Reads the rows back (for plots): step, loss, N, μ.</summary>
+    public static List<(long Step, double Loss, int Scales, double TargetEma)> Read(string dir) =>
+        File.ReadLines(PathIn(dir)).Skip(1).Select(l => l.Split(',')).Where(p => p.Length >= 4)
+            .Select(p => (long.Parse(p[0], CultureInfo.InvariantCulture), double.Parse(p[1], CultureInfo.InvariantCulture),
+                          int.Parse(p[2], CultureInfo.InvariantCulture), double.Parse(p[3], CultureInfo.InvariantCulture))).ToList();
+
+    public void Dispose() => _w.Dispose();
+}

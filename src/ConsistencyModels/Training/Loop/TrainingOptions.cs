@@ -1,0 +1,84 @@
+// Everything one training run needs, as data (the flags of scripts/cm_train.py and edm_train.py, reference §2.3/§6).
+using ConsistencyModels.Nn;
+
+namespace ConsistencyModels.Training;
+
+public enum TrainingMode
+{
+    /// <summary>EDM teacher (edm_train.py): denoising score matching with EDM scalings.</summary>
+    Edm,
+    /// <summary>Consistency distillation from an EDM teacher (one Heun step per pair).</summary>
+    ConsistencyDistillation,
+    /// <summary>Consistency training, no teacher (Euler step with x₀).</summary>
+    ConsistencyTraining,
+}
+
+/// <summary>How the grid index n of each sample's noise-level pair is drawn (consistency modes).</summary>
+public enum IndexSampling
+{
+    /// <summary>n ~ U{0..N−2}: the released code.</summary>
+    Uniform,
+    /// <summary>iCT: P(n) ∝ erf((ln σ(n) − P_mean)/(√2 P_std)) − erf((ln σ(n+1) − P_mean)/(√2 P_std)), P_mean −1.1, P_std 2.0.</summary>
+    LogNormal,
+}
+
+public sealed record TrainingOptions
+{
+    public required TrainingMode Mode { get; init; }
+    /// <summary>The online network (its Denoiser field is forced to Edm / Consistency by the mode).</summary>
+    public required ModelConfig Model { get; init; }
+    public required string OutputDirectory { get; init; }
+
+    public int GlobalBatchSize { get; init; } = 64;
+    /// <summary>Split each batch into micro-batches of this size (gradients accumulate as upstream); −1: whole batch.</summary>
+    public int Microbatch { get; init; } = -1;
+    public double LearningRate { get; init; } = 1e-4;
+    public double WeightDecay { get; init; }
+    public IReadOnlyList<double> EmaRates { get; init; } = [0.999, 0.9999, 0.9999432189950708];
+    public LossNorm LossNorm { get; init; } = LossNorm.L2;
+    /// <summary>Null: the mode's default (EDM: karras; consistency: uniform).</summary>
+    public WeightSchedule? WeightSchedule { get; init; }
+    /// <summary>Target EMA μ(k) and N(k); ignored for EDM.</summary>
+    public EmaAndScalesConfig Schedule { get; init; } = EmaAndScalesConfig.ConsistencyDistillation();
+    public IndexSampling IndexSampling { get; init; } = IndexSampling.Uniform;
+    /// <summary>EDM teacher weights (CD; optional for CT, where it only initialises the online network as upstream).</summary>
+    public string? TeacherPath { get; init; }
+    /// <summary>The teacher's architecture; null: the online config with EDM scalings.</summary>
+    public ModelConfig? TeacherModel { get; init; }
+    /// <summary>Stop this run after this many steps (the schedules still follow Schedule.TotalSteps).</summary>
+    public long? MaxSteps { get; init; }
+    public long Seed { get; init; }
+    public int SaveInterval { get; init; } = 1000;
+    public int LogInterval { get; init; } = 10;
+    public bool RandomFlip { get; init; } = true;
+    /// <summary>NHWC layout for the torso's convolutions (same values; measured no faster for training on this CPU, so off by default).</summary>
+    public bool ChannelsLast { get; init; }
+    /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>
+    public bool Resume { get; init; }
+    /// <summary>The perceptual distance for <see cref="LossNorm.Lpips"/> (e.g. Metrics.Lpips.Load(...)).</summary>
+    public Metrics.IImageDistance? Perceptual { get; init; }
+    /// <summary>Images per class in the sample grid written at each save (0: none).</summary>
+    public int SampleGridColumns { get; init; } = 8;
+
+    public WeightSchedule ResolvedWeightSchedule =>
+        WeightSchedule ?? (Mode == TrainingMode.Edm ? Training.WeightSchedule.Karras : Training.WeightSchedule.Uniform);
+
+    public ModelConfig OnlineModel => Model with { Denoiser = Mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency };
+
+    public void Validate()
+    {
+        if (GlobalBatchSize < 1) throw new ArgumentException($"--global-batch-size must be positive, got {GlobalBatchSize}");
+        if (Microbatch == 0 || Microbatch < -1 || Microbatch > GlobalBatchSize)
+            throw new ArgumentException($"--microbatch must be -1 or between 1 and the batch size {GlobalBatchSize}, got {Microbatch}");
+        if (LearningRate <= 0) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
+        if (EmaRates.Any(r => r is < 0 or >= 1)) throw new ArgumentException($"--ema-rate values must be in [0, 1): {string.Join(",", EmaRates)}");
+        if (Mode == TrainingMode.ConsistencyDistillation && TeacherPath is null)
+            throw new ArgumentException("consistency distillation needs --teacher (an EDM model checkpoint)");
+        if (TeacherPath is not null && !File.Exists(TeacherPath)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
+        if (LossNorm == LossNorm.Lpips && Perceptual is null && Mode != TrainingMode.Edm) throw new ArgumentException("--loss-norm lpips needs the LPIPS weights");
+        if (LossNorm == LossNorm.Lpips && Mode == TrainingMode.Edm) throw new ArgumentException("--loss-norm applies to cd/ct; EDM training uses the weighted l2 of the paper");
+        if (SaveInterval < 1 || LogInterval < 1) throw new ArgumentException("--save-interval and --log-interval must be positive");
+        if (MaxSteps is < 1) throw new ArgumentException($"--max-steps must be positive, got {MaxSteps}");
+        if (Schedule.TotalSteps < 1) throw new ArgumentException("--total-training-steps must be positive");
+    }
+}

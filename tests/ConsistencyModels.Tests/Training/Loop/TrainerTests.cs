@@ -1,0 +1,138 @@
+// The training loop end to end on a tiny UNet: official checkpoint layout, bit-identical resume, bad input.
+using ConsistencyModels.IO.Checkpoints;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Training;
+using ConsistencyModels.Training.Data;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Training.Loop;
+
+public class TrainerTests
+{
+    internal static ModelConfig Tiny(DenoiserKind kind) => new()
+    {
+        ImageSize = 16, NumChannels = 32, NumResBlocks = 1, ChannelMult = [1, 1], AttentionResolutions = [8], NumHeadChannels = 16,
+        ClassCond = true, NumClasses = 3, UseScaleShiftNorm = true, ResblockUpdown = true, InChannels = 1, OutChannels = 1,
+        Dropout = kind == DenoiserKind.Edm ? 0.1 : 0.0, Denoiser = kind,
+    };
+
+    /// <summary>Random 16x16 one-channel images with labels 0..2, generated from a seed.</summary>
+    internal sealed class SyntheticData(int count, int channels = 1, int size = 16) : ITrainingDataset
+    {
+        public int Count => count;
+        public int Channels => channels;
+        public int ImageSize => size;
+        public int? NumClasses => 3;
+        public int Read(int index, Span<float> dest)
+        {
+            var rng = new Random(index);
+            for (int i = 0; i < dest.Length; i++) dest[i] = (float)(rng.NextDouble() * 2 - 1);
+            return index % 3;
+        }
+        public string Describe(int index) => $"synthetic #{index}";
+    }
+
+    private static TrainingOptions Options(TrainingMode mode, string dir, long total, string? teacher = null) => new()
+    {
+        Mode = mode, Model = Tiny(mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency), OutputDirectory = dir,
+        GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], SaveInterval = 2, LogInterval = 1,
+        Schedule = new EmaAndScalesConfig(mode == TrainingMode.ConsistencyTraining ? TargetEmaMode.Adaptive : TargetEmaMode.Fixed, 0.95,
+                                          mode == TrainingMode.ConsistencyTraining ? ScaleMode.Progressive : ScaleMode.Fixed, 2, 10, total),
+        TeacherPath = teacher, Seed = 5, SampleGridColumns = 2,
+    };
+
+    [Theory]
+    [InlineData(TrainingMode.Edm)]
+    [InlineData(TrainingMode.ConsistencyTraining)]
+    [InlineData(TrainingMode.ConsistencyDistillation)]
+    public void ResumedRunEqualsUninterruptedRun(TrainingMode mode)
+    {
+        using var tmp = new TempDir();
+        var data = new SyntheticData(10);
+        string? teacher = null;
+        if (mode == TrainingMode.ConsistencyDistillation)
+        {
+            teacher = tmp.File("teacher.pt");
+            manual_seed(9);
+            using var t = new UNetModel(Tiny(DenoiserKind.Edm));
+            TorchCheckpoint.Save(teacher, t.state_dict());
+        }
+        string straight = tmp.File("straight"), resumed = tmp.File("resumed");
+        using (var a = new Trainer(Options(mode, straight, 4, teacher), data)) a.Run();
+        using (var b = new Trainer(Options(mode, resumed, 4, teacher) with { MaxSteps = 2 }, data)) b.Run();
+        using (var c = new Trainer(Options(mode, resumed, 4, teacher) with { Resume = true }, data))
+        {
+            Assert.Equal(2, c.Step);
+            c.Run();
+            Assert.Equal(4, c.Step);
+        }
+        var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "opt000004.pt" };
+        if (mode != TrainingMode.Edm) names.Add("target_model000004.pt");
+        foreach (var name in names)
+        {
+            var x = TorchCheckpoint.ReadGraph(Path.Combine(straight, name));
+            var y = TorchCheckpoint.ReadGraph(Path.Combine(resumed, name));
+            AssertSameGraph(name, x, y);
+        }
+        // Training moved the weights (so the equality above is not trivial).
+        var m2 = TorchCheckpoint.LoadStateDict(Path.Combine(straight, "model000002.pt"));
+        var m4 = TorchCheckpoint.LoadStateDict(Path.Combine(straight, "model000004.pt"));
+        Assert.Contains(m2.Keys, k => !m2[k].equal(m4[k]).all().item<bool>());
+        Assert.True(File.Exists(Path.Combine(straight, "samples000004.png")));
+        Assert.Equal(4, TrainingLog.Read(straight).Count);
+        Assert.Equal(TrainingLog.Read(straight).Select(r => r.Loss), TrainingLog.Read(resumed).Select(r => r.Loss));
+    }
+
+    [Fact]
+    public void CheckpointsUseTheModelKeys()
+    {
+        using var tmp = new TempDir();
+        using (var t = new Trainer(Options(TrainingMode.ConsistencyTraining, tmp.Path, 2), new SyntheticData(8))) t.Run();
+        using var model = new UNetModel(Tiny(DenoiserKind.Consistency));
+        foreach (var file in new[] { "model000002.pt", "target_model000002.pt", "ema_0.99_000002.pt" })
+        {
+            var sd = TorchCheckpoint.LoadStateDict(Path.Combine(tmp.Path, file));
+            Assert.Equal(model.state_dict().Keys, sd.Keys);
+            foreach (var v in sd.Values) v.Dispose();
+        }
+        Assert.Equal(2L, TrainingCheckpoints.Latest(tmp.Path));
+    }
+
+    [Fact]
+    public void BadInputIsRefusedWithReasons()
+    {
+        using var tmp = new TempDir();
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 2), new SyntheticData(4, channels: 3)));
+        Assert.Contains("channel", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 2), new SyntheticData(4, size: 32)));
+        Assert.Contains("image_size", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2), new SyntheticData(4)));
+        Assert.Contains("--teacher", e.Message);
+        Assert.Throws<FileNotFoundException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2, tmp.File("missing.pt")), new SyntheticData(4)));
+    }
+
+    private static void AssertSameGraph(string where, object? x, object? y)
+    {
+        switch (x)
+        {
+            case Tensor tx:
+                var ty = Assert.IsAssignableFrom<Tensor>(y);
+                Assert.True(tx.shape.SequenceEqual(ty.shape) && tx.dtype == ty.dtype && tx.equal(ty).all().item<bool>(), $"{where}: tensors differ");
+                break;
+            case System.Collections.IDictionary dx:
+                var dy = Assert.IsAssignableFrom<System.Collections.IDictionary>(y);
+                Assert.Equal(dx.Count, dy.Count);
+                foreach (System.Collections.DictionaryEntry kv in dx) AssertSameGraph($"{where}.{kv.Key}", kv.Value, dy[kv.Key]);
+                break;
+            case System.Collections.IList lx when x is not string:
+                var ly = Assert.IsAssignableFrom<System.Collections.IList>(y);
+                Assert.Equal(lx.Count, ly.Count);
+                for (int i = 0; i < lx.Count; i++) AssertSameGraph($"{where}[{i}]", lx[i], ly[i]);
+                break;
+            default:
+                Assert.Equal(x, y);
+                break;
+        }
+    }
+}
