@@ -16,10 +16,13 @@ app.Configure(config =>
         .WithExample("generate", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--num-samples", "64", "--output-dir", "samples/");
     config.AddCommand<TrainCommand>("train")
         .WithDescription("Train an EDM teacher (edm), distil a consistency model from it (cd), or train one from scratch (ct).")
-        .WithExample("train", "edm", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--output", "runs/edm", "--total-training-steps", "20000")
-        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
-        .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
-        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
+        .WithExample("train", "edm", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/edm", "--total-training-steps", "20000")
+        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
+        .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
+        .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
+    config.AddCommand<PlotCommand>("plot")
+        .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")
+        .WithExample("plot", "runs/cd");
     config.AddCommand<PresetsCommand>("presets")
         .WithDescription("List the released checkpoints (presets) and the model-zoo sampling recipes with their sampling settings.");
     config.PropagateExceptions();

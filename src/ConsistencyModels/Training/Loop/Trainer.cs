@@ -203,6 +203,8 @@ public sealed class Trainer : IDisposable
         if (_target is not null) TorchCheckpoint.Save(TrainingCheckpoints.Target(dir, Step), _target.state_dict());
         RAdamCheckpoint.Save(TrainingCheckpoints.Optimizer(dir, Step), _opt);
         if (_o.SampleGridColumns > 0) TrainingSamples.Write(this, TrainingCheckpoints.Samples(dir, Step));
+        try { TrainingPlots.Write(dir, _o.Mode.ToString()); }
+        catch (Exception e) when (e is IOException or TypeInitializationException or DllNotFoundException) { _log($"warning: plots not written: {e.Message}"); }
         TrainingCheckpoints.WriteState(dir, new TrainingState(Step, _o.Mode.ToString(), _o.Seed, _o.GlobalBatchSize, _o.EmaRates,
                                                                ModelConfigJson.ToJson(_model.Config, indented: false)));
     }

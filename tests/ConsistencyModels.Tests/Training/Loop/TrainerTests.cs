@@ -75,6 +75,10 @@ public class TrainerTests
             var y = TorchCheckpoint.ReadGraph(Path.Combine(resumed, name));
             AssertSameGraph(name, x, y);
         }
+        // The curves are redrawn at every save, from the log (truncated on resume, so both runs log the same losses).
+        Assert.True(File.Exists(TrainingPlots.LossPath(resumed)));
+        Assert.Equal(mode != TrainingMode.Edm, File.Exists(TrainingPlots.SchedulePath(resumed)));
+        Assert.Equal(TrainingLog.Read(straight), TrainingLog.Read(resumed));
         // Training moved the weights (so the equality above is not trivial).
         var m2 = TorchCheckpoint.LoadStateDict(Path.Combine(straight, "model000002.pt"));
         var m4 = TorchCheckpoint.LoadStateDict(Path.Combine(straight, "model000004.pt"));
