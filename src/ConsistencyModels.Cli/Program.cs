@@ -8,7 +8,9 @@ app.Configure(config =>
 {
     config.SetApplicationName("cm");
     config.AddCommand<GenerateCommand>("generate")
-        .WithDescription("Generate images with a consistency model or an EDM teacher (one-step, multistep, Heun, ...).")
+        .WithDescription("Generate images with a consistency model or an EDM teacher (one-step, multistep, Heun, ...). With no model options: the built-in Fashion-MNIST model, one row per class.")
+        .WithExample("generate")
+        .WithExample("generate", "--sampler", "multistep", "--ts", "0,20,39", "--output", "two_step.png")
         .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--class-labels", "1,2,3,4", "--output", "grid.png")
         .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--sampler", "multistep", "--ts", "0,22,39", "--steps", "40")
         .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")
@@ -20,6 +22,9 @@ app.Configure(config =>
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
         .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
+    config.AddCommand<ConvertCommand>("convert")
+        .WithDescription("Convert a checkpoint (.pt or .safetensors) to .safetensors, optionally storing fp16 or bf16.")
+        .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");
     config.AddCommand<PlotCommand>("plot")
         .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")
         .WithExample("plot", "runs/cd");

@@ -1,4 +1,5 @@
 // `cm generate`: parse options -> GenerationRequest -> ConsistencyPipeline.Generate -> grid / PNGs / npz.
+// With no model options it samples the built-in Fashion-MNIST model, one grid row per class.
 using System.ComponentModel;
 using ConsistencyModels.IO;
 using ConsistencyModels.Nn;
@@ -14,7 +15,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema (see `cm presets`).")]
+        [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema, or the built-in cd_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config: cd_fmnist32, whose weights ship inside cm.")]
         public string? Preset { get; init; }
 
         [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (image_size, num_channels, ..., \"denoiser\": \"edm\"|\"consistency\").")]
@@ -23,7 +24,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--recipe <NAME>"), Description("A model-zoo sampling config, e.g. consistency_models_8xb256-imagenet1k-onestep-64x64 (sets preset, sampler, ts, steps, generator, batch 4, seed 42).")]
         public string? Recipe { get; init; }
 
-        [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors.")]
+        [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors. Not needed for the built-in cd_fmnist32 (given, it replaces the built-in weights).")]
         public string? Checkpoint { get; init; }
 
         [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load (e.g. ema, or a dotted path).")]
@@ -65,7 +66,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--official-batch-noise"), Description("Do not advance the generator per batch: reproduces image_sample.py exactly, whose batches after the first depend on --batch-size.")]
         public bool OfficialBatchNoise { get; init; }
 
-        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: one label per sample such as 3,917,0,999, one label for all, or 'random' (drawn from a generator seeded by --seed; default).")]
+        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: one label per sample such as 3,917,0,999, one label for all, 'random' (drawn from a generator seeded by --seed; the default for released models) or 'rows' (one grid row per class, --grid-columns samples each; the default for the built-in model).")]
         public string? ClassLabels { get; init; }
 
         [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
@@ -80,6 +81,9 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("-o|--output <FILE>"), Description("Image grid, .png or .jpg (default samples.png when no other output is given).")]
         public string? Output { get; init; }
 
+        [CommandOption("--grid-columns <N>"), Description("Images per grid row (default: as torchvision's make_grid, 8; with --class-labels rows the row length).")]
+        public int? GridColumns { get; init; }
+
         [CommandOption("--output-dir <DIR>"), Description("Write one PNG per sample (000000.png, ...).")]
         public string? OutputDir { get; init; }
 
@@ -89,9 +93,11 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         public override ValidationResult Validate()
         {
             int sources = (Preset is null ? 0 : 1) + (ModelConfig is null ? 0 : 1) + (Recipe is null ? 0 : 1);
-            if (sources == 0) return ValidationResult.Error("choose a model: --preset NAME, --recipe NAME or --model-config FILE (see `cm presets`)");
             if (sources > 1) return ValidationResult.Error("use only one of --preset, --recipe and --model-config");
-            if (Checkpoint is null) return ValidationResult.Error("--checkpoint FILE is required (released files: https://openaipublic.blob.core.windows.net/consistency/<preset>.pt)");
+            bool builtIn = sources == 0 || (Preset is not null && BuiltInModels.TryGet(Preset, out _));
+            if (Checkpoint is null && !builtIn)
+                return ValidationResult.Error("--checkpoint FILE is required (released files: https://openaipublic.blob.core.windows.net/consistency/<preset>.pt)");
+            if (GridColumns is < 1) return ValidationResult.Error($"--grid-columns must be at least 1 (got {GridColumns})");
             if (Threads is < 1) return ValidationResult.Error($"--threads must be at least 1 (got {Threads})");
             if (NumSamples is < 1) return ValidationResult.Error($"--num-samples must be at least 1 (got {NumSamples})");
             if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be at least 1 (got {BatchSize})");
@@ -114,10 +120,14 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint!)}",
-            _ => ConsistencyPipeline.Load(plan.Config, s.Checkpoint!, device, s.CheckpointKey, precision));
+        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint ?? "the built-in weights")}",
+            _ => s.Checkpoint is null
+                ? ConsistencyPipeline.LoadBuiltIn(plan.ModelName, device, precision)
+                : ConsistencyPipeline.Load(plan.Config, s.Checkpoint, device, s.CheckpointKey, precision));
+        if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
+                                                   (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 
-        var sink = new Outputs(s, plan.Request.NumSamples, plan.Config);
+        var sink = new Outputs(s, plan.Request.NumSamples, plan.Config, plan.GridColumns);
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>

@@ -7,7 +7,8 @@ using ConsistencyModels.Sampling;
 
 namespace ConsistencyModels.Cli.Commands;
 
-internal sealed record GenerationPlan(string ModelName, ModelConfig Config, GenerationRequest Request)
+/// <param name="ClassRows">Labels are one grid row per class (--class-labels rows).</param>
+internal sealed record GenerationPlan(string ModelName, ModelConfig Config, GenerationRequest Request, int? GridColumns = null, bool ClassRows = false)
 {
     public string Describe()
     {
@@ -35,9 +36,11 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
             var p = CheckpointPresets.Get(r.Preset);
             (name, config, sampler, steps, ts, generator, numSamples, batch, seed) = (r.Name, p.Model, r.Sampler, r.Steps, r.Ts, r.Generator, r.NumSamples, r.BatchSize, r.Seed);
         }
-        else if (s.Preset is not null)
+        else if (s.Preset is not null || s.ModelConfig is null)
         {
-            var p = CheckpointPresets.Get(s.Preset);
+            // No model options: the built-in model.
+            var p = s.Preset is null ? BuiltInModels.CdFashionMnist32
+                : BuiltInModels.TryGet(s.Preset, out var builtIn) ? builtIn! : CheckpointPresets.Get(s.Preset);
             (name, config, sampler, steps, ts, generator) = (p.Name, p.Model, p.DefaultSampler, p.Steps, p.TwoStepTs, p.DefaultGenerator);
         }
         else
@@ -58,15 +61,26 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
         if (s.Generator is not null) generator = Parse.Generator(s.Generator);
 
         IReadOnlyList<int>? labels = null;
-        if (s.ClassLabels is not null && !s.ClassLabels.Equals("random", StringComparison.OrdinalIgnoreCase))
-            labels = Parse.IntList(s.ClassLabels, "--class-labels");
+        int? columns = s.GridColumns;
+        bool builtInDefault = s.Recipe is null && s.ModelConfig is null && BuiltInModels.TryGet(name, out _);
+        string labelMode = s.ClassLabels ?? (builtInDefault && config.ResolvedNumClasses is not null ? "rows" : "random");
+        bool rows = labelMode.Equals("rows", StringComparison.OrdinalIgnoreCase);
+        if (rows)
+        {
+            int classes = config.ResolvedNumClasses ?? throw new ArgumentException($"--class-labels rows needs a class-conditional model ({name} is unconditional)");
+            columns ??= 8;
+            // One row per class; -n cuts the grid short (or repeats the classes), row by row.
+            labels = Enumerable.Range(0, s.NumSamples ?? classes * columns.Value).Select(i => i / columns.Value % classes).ToList();
+        }
+        else if (!labelMode.Equals("random", StringComparison.OrdinalIgnoreCase))
+            labels = Parse.IntList(labelMode, "--class-labels");
 
         // Explicit labels fix the sample count unless -n says otherwise.
         int count = s.NumSamples ?? (s.Recipe is null && labels is { Count: > 1 } ? labels.Count : numSamples);
         var request = new GenerationRequest
         {
             NumSamples = count,
-            BatchSize = s.BatchSize ?? Math.Min(batch, count),
+            BatchSize = s.BatchSize ?? (builtInDefault ? Math.Min(count, 100) : Math.Min(batch, count)),
             Seed = s.Seed ?? seed,
             Generator = generator,
             ClassLabels = labels,
@@ -78,6 +92,6 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
             },
         };
         request.Validate(config);
-        return new GenerationPlan(name, config, request);
+        return new GenerationPlan(name, config, request, columns, rows);
     }
 }

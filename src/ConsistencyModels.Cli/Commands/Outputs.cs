@@ -13,10 +13,12 @@ internal sealed class Outputs
     private readonly GenerateCommand.Settings _s;
     private readonly string? _grid;
     private readonly GenerationCollector? _all;        // only when a grid or npz needs every image at the end
+    private readonly int? _columns;
 
-    public Outputs(GenerateCommand.Settings s, int count, ModelConfig config)
+    public Outputs(GenerateCommand.Settings s, int count, ModelConfig config, int? gridColumns)
     {
         _s = s;
+        _columns = gridColumns;
         _grid = s.Output ?? (s.OutputDir is null && s.Npz is null ? "samples.png" : null);
         if (_grid is not null || s.Npz is not null)
             _all = new GenerationCollector(count, config.ImageSize, config.ImageSize, config.InChannels, config.ResolvedNumClasses is not null);
@@ -37,7 +39,7 @@ internal sealed class Outputs
         var r = _all?.Result;
         if (_grid is not null)
         {
-            ImageIO.SaveGrid(_grid, r!.Images, r.Count, r.Height, r.Width, r.Channels);
+            ImageIO.SaveGrid(_grid, r!.Images, r.Count, r.Height, r.Width, r.Channels, _columns);
             AnsiConsole.MarkupLine($"wrote grid [green]{Markup.Escape(_grid)}[/] ({r.Count} images)");
         }
         if (_s.OutputDir is not null)

@@ -17,6 +17,14 @@ internal sealed class PresetsCommand : Command
             Console.WriteLine($"      {p.Description}; ts: {p.TsNote}");
         }
         Console.WriteLine();
+        Console.WriteLine("Built in (no --checkpoint needed; `cm generate` with no model options uses the first)");
+        foreach (var p in BuiltInModels.All)
+        {
+            Console.WriteLine($"  {p.Name,-22}{p.Model.Denoiser.ToString().ToLowerInvariant(),-13}{p.Model.ImageSize,-6}{p.DefaultSampler.ToString().ToLowerInvariant(),-9}" +
+                              $"{p.Steps,-7}{(p.TwoStepTs is null ? "-" : string.Join(",", p.TwoStepTs)),-13}{Cli.Parse.Name(p.DefaultGenerator),-13}");
+            Console.WriteLine($"      {p.Description}; ts: {p.TsNote}");
+        }
+        Console.WriteLine();
         Console.WriteLine("Model-zoo sampling recipes (--recipe NAME): batch 4, seed 42, as the zoo's config files");
         foreach (var r in CheckpointPresets.Recipes)
             Console.WriteLine($"  {r.Name}\n      checkpoint {r.Preset}, {r.Sampler.ToString().ToLowerInvariant()}" +

@@ -73,7 +73,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
         public string CtSchedule { get; init; } = "released";
 
-        [CommandOption("--recipe <NAME>"), Description("ct only: ict = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
+        [CommandOption("--recipe <NAME>"), Description("ct only: ict = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
         public string? Recipe { get; init; }
 
         [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000).")]
@@ -82,7 +82,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--max-steps <N>"), Description("Stop this run after N steps (time-boxed jobs); the schedules still follow --total-training-steps.")]
         public long? MaxSteps { get; init; }
 
-        [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd/ct default).")]
+        [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd/ct default) | ict (1/(σᵢ₊₁−σᵢ), Song & Dhariwal 2023 §3.3; the --recipe ict default; cd/ct only).")]
         public string? WeightSchedule { get; init; }
 
         [CommandOption("--dropout <X>"), Description("Dropout of the online network (default: the preset's: 0.1 for edm, 0 for cd/ct).")]

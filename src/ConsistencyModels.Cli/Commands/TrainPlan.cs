@@ -64,14 +64,17 @@ internal static class TrainPlan
         if (norm == LossNorm.Lpips && s.LpipsWeights is null) throw new ArgumentException("--loss-norm lpips needs --lpips-weights FILE (VGG16 + LPIPS linear weights)");
         WeightSchedule? weights = s.WeightSchedule?.ToLowerInvariant() switch
         {
-            null => null,
+            null => ict ? WeightSchedule.ImprovedCt : null,
+            "ict" => WeightSchedule.ImprovedCt,
             "snr" => WeightSchedule.Snr,
             "snr+1" => WeightSchedule.SnrPlus1,
             "karras" => WeightSchedule.Karras,
             "truncated-snr" => WeightSchedule.TruncatedSnr,
             "uniform" => WeightSchedule.Uniform,
-            var other => throw new ArgumentException($"--weight-schedule must be snr, snr+1, karras, truncated-snr or uniform (got '{other}')"),
+            var other => throw new ArgumentException($"--weight-schedule must be snr, snr+1, karras, truncated-snr, uniform or ict (got '{other}')"),
         };
+        if (weights == WeightSchedule.ImprovedCt && mode == TrainingMode.Edm)
+            throw new ArgumentException("--weight-schedule ict weighs pairs of noise levels: it applies to cd and ct, not edm");
         var rates = s.EmaRate.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--ema-rate: '{r}' is not a number")).ToArray();

@@ -48,10 +48,25 @@ public sealed class ConsistencyPipeline : IDisposable
         if (Directory.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' is a directory, not a file", checkpointPath);
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' does not exist", checkpointPath);
         var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath) : TorchCheckpoint.LoadStateDict(checkpointPath, key);
+        return FromStateDict(config, stateDict, checkpointPath, device, precision, channelsLast);
+    }
+
+    /// <summary>A model shipped inside the library (<see cref="BuiltInModels"/>; default: the Fashion-MNIST CD model).</summary>
+    public static ConsistencyPipeline LoadBuiltIn(string name = BuiltInModels.DefaultName, Device? device = null,
+                                                  Precision precision = Precision.Fp32, bool? channelsLast = null)
+    {
+        if (!BuiltInModels.TryGet(name, out var preset))
+            throw new ArgumentException($"'{name}' is not a built-in model (built in: {string.Join(", ", BuiltInModels.All.Select(p => p.Name))})");
+        return FromStateDict(preset!.Model, BuiltInModels.LoadStateDict(preset), $"built-in {preset.Name}", device, precision, channelsLast);
+    }
+
+    private static ConsistencyPipeline FromStateDict(ModelConfig config, IReadOnlyDictionary<string, Tensor> stateDict, string source,
+                                                     Device? device, Precision precision, bool? channelsLast)
+    {
         try
         {
             var model = new UNetModel(config, META);          // no random init: the checkpoint's tensors become the weights
-            ModelWeights.Materialize(model, stateDict, checkpointPath);
+            ModelWeights.Materialize(model, stateDict, source);
             return new ConsistencyPipeline(model, device, precision, channelsLast);
         }
         finally

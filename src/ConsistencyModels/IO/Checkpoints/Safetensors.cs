@@ -19,6 +19,14 @@ public static class Safetensors
     public static OrderedDictionary<string, Tensor> Load(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Load(fs, path);
+    }
+
+    /// <summary>All tensors of a safetensors file read from a seekable <paramref name="fs"/> (e.g. an embedded resource);
+    /// <paramref name="path"/> names it in errors.</summary>
+    public static OrderedDictionary<string, Tensor> Load(Stream fs, string path)
+    {
+        if (!fs.CanSeek) throw new ArgumentException($"{path}: safetensors needs a seekable stream", nameof(fs));
         var header = SafetensorsHeader.Read(fs, path);
         var loaded = new Dictionary<string, Tensor>();
         using var scope = NewDisposeScope();
@@ -41,6 +49,9 @@ public static class Safetensors
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return SafetensorsHeader.Read(fs, path).Metadata;
     }
+
+    /// <summary>The header's <c>__metadata__</c> of a safetensors stream.</summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(Stream fs, string path) => SafetensorsHeader.Read(fs, path).Metadata;
 
     /// <summary>
     /// Writes <paramref name="tensors"/> (any device or layout) and optional string <paramref name="metadata"/>.

@@ -69,7 +69,8 @@ public sealed record ConsistencyLoss(
         using (no_grad())
             distillerTarget = target(xT2, t2).detach();
 
-        var weights = Weightings.Get(WeightSchedule, Weightings.Snr(t), SigmaData);
+        var weights = WeightSchedule == WeightSchedule.ImprovedCt ? (t - t2).reciprocal()
+            : Weightings.Get(WeightSchedule, Weightings.Snr(t), SigmaData);
         var loss = LossNorms.Distance(Norm, distiller, distillerTarget, Perceptual) * weights;
         return loss.MoveToOuterDisposeScope();
     }

@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;
 
-/// <summary>Upstream <c>weight_schedule</c>: "snr", "snr+1", "karras", "truncated-snr", "uniform".</summary>
-public enum WeightSchedule { Snr, SnrPlus1, Karras, TruncatedSnr, Uniform }
+/// <summary>Upstream <c>weight_schedule</c> ("snr", "snr+1", "karras", "truncated-snr", "uniform") and one more. <see cref="ImprovedCt"/> is iCT's λ(σᵢ) = 1/(σᵢ₊₁ − σᵢ) (Song &amp; Dhariwal 2023, §3.3):
+/// it needs the pair of levels, so only the consistency loss offers it.</summary>
+public enum WeightSchedule { Snr, SnrPlus1, Karras, TruncatedSnr, Uniform, ImprovedCt }
 
 public static class Weightings
 {
@@ -16,6 +17,7 @@ public static class Weightings
         WeightSchedule.Karras => snrs + 1.0 / (sigmaData * sigmaData),
         WeightSchedule.TruncatedSnr => snrs.clamp_min(1.0),
         WeightSchedule.Uniform => ones_like(snrs),
+        WeightSchedule.ImprovedCt => throw new ArgumentException("the iCT weighting needs both noise levels of a pair: only ConsistencyLoss offers it", nameof(schedule)),
         _ => throw new ArgumentOutOfRangeException(nameof(schedule), schedule, null),
     };
 

@@ -25,6 +25,24 @@ public class LossBasicsTests
     }
 
     [Fact]
+    public void ImprovedCtWeightingIsTheReciprocalGapBetweenThePairsLevels()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var x0 = rand(3, 1, 8, 8) * 2 - 1;
+        var noise = randn(3, 1, 8, 8);
+        var indices = tensor(new long[] { 0, 5, 8 });
+        Denoiser online = (x, s) => x * 0.5;
+        Denoiser target = (x, s) => x * 0.25;
+        var uniform = new ConsistencyLoss(LossNorm.L2, WeightSchedule.Uniform).Compute(x0, noise, indices, 10, online, target);
+        var ict = new ConsistencyLoss(LossNorm.L2, WeightSchedule.ImprovedCt).Compute(x0, noise, indices, 10, online, target);
+        var (t, t2) = new ConsistencyLoss().Sigmas(indices, 10);
+        var expected = uniform / (t - t2);
+        Assert.True(allclose(ict, expected, rtol: 1e-6), string.Join(",", ict.data<float>().ToArray()) + " vs " + string.Join(",", expected.data<float>().ToArray()));
+        Assert.Throws<ArgumentException>(() => Weightings.Get(WeightSchedule.ImprovedCt, ones(1), 0.5));
+    }
+
+    [Fact]
     public void NormsOfKnownDifferences()
     {
         using var scope = NewDisposeScope();

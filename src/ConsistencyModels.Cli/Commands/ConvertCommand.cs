@@ -1,0 +1,55 @@
+// `cm convert`: a checkpoint (.pt as released or written by `cm train`, or .safetensors) to safetensors, optionally fp16/bf16.
+using System.ComponentModel;
+using ConsistencyModels.IO.Checkpoints;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed class ConvertCommand : Command<ConvertCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<INPUT>"), Description("A .pt state dict (e.g. ema_0.999_001500.pt) or a .safetensors file.")]
+        public string Input { get; init; } = "";
+
+        [CommandArgument(1, "<OUTPUT>"), Description("The .safetensors file to write (atomically).")]
+        public string Output { get; init; } = "";
+
+        [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to convert.")]
+        public string? CheckpointKey { get; init; }
+
+        [CommandOption("--dtype <T>"), Description("fp32 | fp16 | bf16 for the floating-point tensors (default: keep each tensor's type). fp16 halves the file; the loader computes in fp32 again.")]
+        public string? Dtype { get; init; }
+
+        [CommandOption("--metadata <KEY=VALUE>"), Description("A string stored in the header's __metadata__ (repeatable), e.g. --metadata source=runs/cd.")]
+        public string[] Metadata { get; init; } = [];
+
+        public override ValidationResult Validate()
+        {
+            if (!Output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return ValidationResult.Error($"OUTPUT must end in .safetensors (got '{Output}')");
+            if (Dtype is not null && Dtype.ToLowerInvariant() is not ("fp32" or "fp16" or "bf16")) return ValidationResult.Error($"--dtype must be fp32, fp16 or bf16 (got '{Dtype}')");
+            var bad = Metadata.FirstOrDefault(m => m.IndexOf('=') < 1);
+            return bad is null ? ValidationResult.Success() : ValidationResult.Error($"--metadata must be KEY=VALUE (got '{bad}')");
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(s.Input) : TorchCheckpoint.LoadStateDict(s.Input, s.CheckpointKey);
+        ScalarType? target = s.Dtype?.ToLowerInvariant() switch
+        {
+            "fp32" => ScalarType.Float32, "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => null,
+        };
+        using var scope = NewDisposeScope();
+        var tensors = state.Select(kv => KeyValuePair.Create(kv.Key,
+            target is ScalarType t && kv.Value.is_floating_point() ? kv.Value.to(t) : kv.Value)).ToList();
+        var metadata = s.Metadata.Select(m => m.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        Safetensors.Save(s.Output, tensors, metadata);
+        long bytes = new FileInfo(s.Output).Length;
+        AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Output)}[/]: {tensors.Count} tensors, {bytes / 1e6:F1} MB");
+        foreach (var t in state.Values) t.Dispose();
+        return 0;
+    }
+}

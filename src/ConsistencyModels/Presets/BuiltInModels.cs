@@ -1,0 +1,53 @@
+// Models shipped inside the library: cd_fmnist32, distilled here from an EDM teacher on Fashion-MNIST (docs/training.md).
+using System.Reflection;
+using ConsistencyModels.IO.Checkpoints;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Sampling;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Presets;
+
+public static class BuiltInModels
+{
+    /// <summary>The model `cm generate` uses when given no model: class-conditional Fashion-MNIST at 32x32, one step.</summary>
+    public const string DefaultName = "cd_fmnist32";
+
+    /// <summary>Fashion-MNIST's ten class names, in label order (label 0 = T-shirt/top).</summary>
+    public static IReadOnlyList<string> FashionMnistClasses { get; } =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+    public static CheckpointPreset CdFashionMnist32 { get; } = new(
+        DefaultName, TrainingPresets.FashionMnist32(DenoiserKind.Consistency), SamplerKind.Onestep, 40, [0, 20, 39], GeneratorKind.Determ,
+        "built in: consistency distillation (l2, N=40) from an EDM teacher, Fashion-MNIST 32x32 class-conditional, fp16 weights",
+        "chosen here by comparing two-step grids (docs/training.md)");
+
+    public static IReadOnlyList<CheckpointPreset> All { get; } = [CdFashionMnist32];
+
+    public static bool TryGet(string name, out CheckpointPreset? preset)
+    {
+        var key = Path.GetFileNameWithoutExtension(name.Trim());
+        preset = All.FirstOrDefault(p => string.Equals(p.Name, key, StringComparison.OrdinalIgnoreCase));
+        return preset is not null;
+    }
+
+    /// <summary>The embedded weights of a built-in model (fp16 on the CPU; the caller disposes them).</summary>
+    public static OrderedDictionary<string, Tensor> LoadStateDict(CheckpointPreset preset)
+    {
+        using var stream = OpenResource(preset);
+        return Safetensors.Load(stream, ResourceName(preset));
+    }
+
+    /// <summary>The embedded file's metadata: how it was trained (commands, steps, wall time).</summary>
+    public static IReadOnlyDictionary<string, string> Metadata(CheckpointPreset preset)
+    {
+        using var stream = OpenResource(preset);
+        return Safetensors.ReadMetadata(stream, ResourceName(preset));
+    }
+
+    private static string ResourceName(CheckpointPreset preset) => $"ConsistencyModels.{preset.Name}.safetensors";
+
+    private static Stream OpenResource(CheckpointPreset preset) =>
+        typeof(BuiltInModels).Assembly.GetManifestResourceStream(ResourceName(preset))
+        ?? throw new InvalidOperationException($"built-in model '{preset.Name}' is missing from {typeof(BuiltInModels).Assembly.GetName().Name}.dll " +
+                                               $"(resource {ResourceName(preset)}; the build embeds src/ConsistencyModels/Presets/Weights/{preset.Name}.safetensors)");
+}

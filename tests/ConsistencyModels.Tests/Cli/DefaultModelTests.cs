@@ -1,0 +1,76 @@
+// The built-in model: embedded weights load strictly, and `cm generate` with no options writes one grid row per class.
+using ConsistencyModels.IO.Images;
+using ConsistencyModels.IO.Numpy;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Presets;
+using SkiaSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Cli;
+
+public class DefaultModelTests
+{
+    private static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"cm-test-{Guid.NewGuid():N}-{name}");
+
+    [Fact]
+    public void EmbeddedWeightsAreFp16AndFitTheFashionMnistArchitecture()
+    {
+        var preset = BuiltInModels.CdFashionMnist32;
+        var state = BuiltInModels.LoadStateDict(preset);
+        try
+        {
+            Assert.All(state, kv => Assert.Equal(ScalarType.Float16, kv.Value.dtype));
+            using var model = new UNetModel(preset.Model, META);
+            var own = model.state_dict();
+            Assert.Equal(own.Keys.Order(), state.Keys.Order());
+            foreach (var (k, v) in own) Assert.Equal(v.shape, state[k].shape);
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+        var meta = BuiltInModels.Metadata(preset);
+        Assert.Contains("cm train cd", meta["command"]);
+        Assert.Contains("cm train edm", meta["teacher_command"]);
+    }
+
+    [Fact]
+    public void LoadBuiltInSamplesTenClassesInOneStep()
+    {
+        using var pipeline = ConsistencyPipeline.LoadBuiltIn();
+        var result = pipeline.Generate(new GenerationRequest
+        {
+            NumSamples = 10, BatchSize = 10, Seed = 1, ClassLabels = Enumerable.Range(0, 10).ToList(),
+            Sampling = BuiltInModels.CdFashionMnist32.DefaultSampling(),
+        });
+        Assert.Equal((10, 32, 32, 1), (result.Count, result.Height, result.Width, result.Channels));
+        // Fashion-MNIST is dark background, bright garment: a working model gives mostly-black images with some bright
+        // pixels, unlike the mid-grey of an untrained network.
+        double mean = result.Images.Average(b => (double)b);
+        Assert.InRange(mean, 20, 120);
+        Assert.True(result.Images.Count(b => b > 200) > 10 * 20, "too few bright pixels for garments");
+    }
+
+    [Fact]
+    public void GenerateWithNoOptionsWritesOneRowPerClass()
+    {
+        var grid = Temp("grid.png");
+        var npz = Temp("s.npz");
+        var r = CmProcess.Run("generate", "--output", grid, "--npz", npz);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("cd_fmnist32", r.All);
+        var labels = Npz.Read(npz)["arr_1"].ToArray<long>();
+        Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)(i / 8)), labels);
+        using var bitmap = SKBitmap.Decode(grid);
+        Assert.Equal(ImageIO.GridSize(80, 32, 32, 8), (bitmap.Height, bitmap.Width));
+    }
+
+    [Fact]
+    public void RowsNeedAClassConditionalModelAndAPresetNeedsNoCheckpointOnlyWhenBuiltIn()
+    {
+        var r = CmProcess.Run("generate", "--preset", "cd_imagenet64_lpips");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--checkpoint FILE is required", r.All);
+        var rows = CmProcess.Run("generate", "--preset", "cd_fmnist32", "--class-labels", "rows", "--grid-columns", "2", "-n", "4", "--npz", Temp("r.npz"));
+        Assert.True(rows.ExitCode == 0, rows.All);
+    }
+}
