@@ -1,6 +1,7 @@
 // Benchmarks of the ImageNet-64 UNet (random weights, 296M parameters) on this machine, with the same-run fp32
 // matmul rate as the yardstick. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
+//   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,multistep,heun,lsun,train] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
@@ -12,7 +13,7 @@ using static TorchSharp.torch;
 
 int? threads = null;
 bool quick = false, skipTraining = false;
-string? markdown = null, device = null;
+string? markdown = null, device = null, suite = null;
 string[] gpuCases = [];
 bool dry = false;
 for (int i = 0; i < args.Length; i++)
@@ -26,11 +27,14 @@ for (int i = 0; i < args.Length; i++)
         case "--device": device = args[++i]; break;
         case "--cases": gpuCases = args[++i].Split(','); break;
         case "--dry": dry = true; break;
+        case "--suite": suite = args[++i]; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 if (threads is int t) set_num_threads(t);
 if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
+if (suite == "training") return TrainingBench.Run(quick, markdown);
+if (suite is not null && suite != "sampling") { Console.Error.WriteLine($"--suite must be sampling (default) or training (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

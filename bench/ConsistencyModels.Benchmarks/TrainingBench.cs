@@ -1,0 +1,108 @@
+// Training-step benchmarks on the shipped Fashion-MNIST architecture (TrainingPresets.FashionMnist32): one full
+// optimisation step of EDM, CT (l2, released schedule), iCT (pseudo-Huber) and CD (l2, Heun teacher step), as
+// Trainer.TrainStep runs it (data from the prefetching loader, RAdam, EMAs, target update). Usage:
+//   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- --suite training [--threads N] [--quick] [--markdown FILE]
+using ConsistencyModels.IO.Checkpoints;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Presets;
+using ConsistencyModels.Training;
+using ConsistencyModels.Training.Data;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Benchmarks;
+
+internal static class TrainingBench
+{
+    /// <summary>Random 32x32 one-channel images (no disk I/O in the measurement).</summary>
+    private sealed class RandomImages(int count) : ITrainingDataset
+    {
+        public int Count => count;
+        public int Channels => 1;
+        public int ImageSize => 32;
+        public int? NumClasses => 10;
+        public int Read(int index, Span<float> dest)
+        {
+            var rng = new Random(index);
+            for (int i = 0; i < dest.Length; i++) dest[i] = (float)(rng.NextDouble() * 2 - 1);
+            return index % 10;
+        }
+        public string Describe(int index) => $"random #{index}";
+    }
+
+    public static int Run(bool quick, string? markdown)
+    {
+        int batch = 32, reps = quick ? 5 : 15;
+        var dir = Path.Combine(Path.GetTempPath(), $"cm-train-bench-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        var data = new RandomImages(4096);
+        var cm = TrainingPresets.FashionMnist32(DenoiserKind.Consistency);
+        double fwd = FlopCounter.UNetForward(cm, 1);               // per image; backward ~ 2x forward
+        var teacher = Path.Combine(dir, "teacher.pt");
+        manual_seed(1);
+        using (var t = new UNetModel(TrainingPresets.FashionMnist32(DenoiserKind.Edm))) TorchCheckpoint.Save(teacher, t.state_dict());
+
+        var progressive = new EmaAndScalesConfig(TargetEmaMode.Adaptive, 0.95, ScaleMode.Progressive, 2, 150, 10_000);
+        var fixed40 = new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.95, ScaleMode.Fixed, 40, 40, 10_000);
+        var ict = new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 1280, 10_000);
+        var cases = new (string Name, TrainingOptions Options, double Forwards)[]
+        {
+            ("EDM teacher step", Base(TrainingMode.Edm, dir) with { WeightSchedule = WeightSchedule.Karras }, 3),
+            ("CT step (l2, N 2->150)", Base(TrainingMode.ConsistencyTraining, dir) with { Schedule = progressive }, 4),
+            ("iCT step (pseudo-Huber, lognormal pairs)", Base(TrainingMode.ConsistencyTraining, dir) with
+                { Schedule = ict, LossNorm = LossNorm.PseudoHuber, WeightSchedule = WeightSchedule.ImprovedCt, IndexSampling = IndexSampling.LogNormal }, 4),
+            ("CD step (l2, N 40, Heun teacher)", Base(TrainingMode.ConsistencyDistillation, dir) with { Schedule = fixed40, TeacherPath = teacher }, 6),
+        };
+        var results = new List<Measurement>();
+        // The pieces: a no-grad forward (target / teacher evaluations) and forward+backward (online network).
+        using (var net = new UNetModel(cm))
+        using (var x = randn(batch, 1, 32, 32))
+        using (var t = full(batch, 1f))
+        using (var y = randint(0, 10, [batch]))
+        {
+            foreach (bool eval in new[] { false, true })
+            {
+                if (eval) net.eval(); else net.train();
+                results.Add(Harness.Run($"UNet forward no_grad ({(eval ? "eval" : "train")} mode), batch {batch}", () =>
+                {
+                    using var _ = no_grad();
+                    using var o = net.call(x, t, y);
+                }, 2, reps, fwd * batch, batch, "img"));
+            }
+            net.train();
+            results.Add(Harness.Run($"UNet forward+backward, batch {batch}", () =>
+            {
+                using var scope = NewDisposeScope();
+                net.call(x, t, y).square().mean().backward();
+                foreach (var p in net.parameters()) p.grad?.zero_();
+            }, 2, reps, 3 * fwd * batch, batch, "img"));
+        }
+        foreach (var (name, options, forwards) in cases)
+        {
+            using var trainer = new Trainer(options with { Model = options.Mode == TrainingMode.Edm ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm }, data);
+            using var loader = new BatchLoader(data, batch, options.Seed, options.RandomFlip, trainer.Step);
+            results.Add(Harness.Run($"{name}, batch {batch}", () => trainer.TrainStep(loader.Next()), 2, reps, forwards * fwd * batch, batch, "img"));
+        }
+        Directory.Delete(dir, recursive: true);
+
+        var lines = new List<string>
+        {
+            $"threads {get_num_threads()}; model fmnist32 ({FlopCounter.UNetForward(cm, 1) / 1e6:F0} MFLOP per image forward); " +
+            "FLOPs counted as forward-equivalents per image: EDM 3 (forward+backward), CT 4 (+ target), CD 6 (+ target + 2 teacher)",
+            "",
+            "| case | median ms | min | max | n | GFLOP/s | throughput | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        };
+        foreach (var m in results)
+            lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {m.GflopPerSecond:F1} | {m.ItemsPerSecond:F1} img/s | {m.PeakRssMb} |");
+        foreach (var l in lines) Console.WriteLine(l);
+        if (markdown is not null) File.WriteAllLines(markdown, lines);
+        return 0;
+    }
+
+    private static TrainingOptions Base(TrainingMode mode, string dir) => new()
+    {
+        Mode = mode, Model = TrainingPresets.FashionMnist32(DenoiserKind.Consistency), OutputDirectory = Path.Combine(dir, mode.ToString()),
+        GlobalBatchSize = 32, LearningRate = 1e-4, EmaRates = [0.999], LossNorm = LossNorm.L2, Seed = 3, SampleGridColumns = 0,
+        Schedule = new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.95, ScaleMode.Fixed, 40, 40, 10_000),
+    };
+}
