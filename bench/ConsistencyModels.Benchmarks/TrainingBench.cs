@@ -76,6 +76,29 @@ internal static class TrainingBench
                 foreach (var p in net.parameters()) p.grad?.zero_();
             }, 2, reps, 3 * fwd * batch, batch, "img"));
         }
+        // The same pieces with the torso's convolutions in channels-last fp32 and bf16 (the candidates for faster training).
+        foreach (var (label, dtype) in new[] { ("fp32 channels-last", ScalarType.Float32), ("bf16 channels-last", ScalarType.BFloat16) })
+        {
+            using var net = new UNetModel(cm);
+            net.ConvertTorso(dtype, channelsLast: true);
+            using var x = randn(batch, 1, 32, 32);
+            using var t = full(batch, 1f);
+            using var y = randint(0, 10, [batch]);
+            net.eval();
+            results.Add(Harness.Run($"UNet forward no_grad {label}, batch {batch}", () =>
+            {
+                using var _ = no_grad();
+                using var o = net.call(x, t, y);
+            }, 2, reps, fwd * batch, batch, "img"));
+            net.train();
+            results.Add(Harness.Run($"UNet forward+backward {label}, batch {batch}", () =>
+            {
+                using var scope = NewDisposeScope();
+                net.call(x, t, y).to(ScalarType.Float32).square().mean().backward();
+                foreach (var p in net.parameters()) p.grad?.zero_();
+            }, 2, reps, 3 * fwd * batch, batch, "img"));
+        }
+        if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") return Report(results, cm, markdown);
         foreach (var (name, options, forwards) in cases)
         {
             using var trainer = new Trainer(options with { Model = options.Mode == TrainingMode.Edm ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm }, data);
@@ -83,7 +106,11 @@ internal static class TrainingBench
             results.Add(Harness.Run($"{name}, batch {batch}", () => trainer.TrainStep(loader.Next()), 2, reps, forwards * fwd * batch, batch, "img"));
         }
         Directory.Delete(dir, recursive: true);
+        return Report(results, cm, markdown);
+    }
 
+    private static int Report(List<Measurement> results, ModelConfig cm, string? markdown)
+    {
         var lines = new List<string>
         {
             $"threads {get_num_threads()}; model fmnist32 ({FlopCounter.UNetForward(cm, 1) / 1e6:F0} MFLOP per image forward); " +
