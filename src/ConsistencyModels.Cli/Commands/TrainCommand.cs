@@ -138,6 +138,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         long end = Math.Min(options.Schedule.TotalSteps, options.MaxSteps is long m ? trainer.Step + m : options.Schedule.TotalSteps);
         if (trainer.Step >= end) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {end}"); return 0; }
 
+        bool interactive = AnsiConsole.Profile.Capabilities.Interactive;    // redirected output has no ETA column: put it in the text
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
@@ -148,7 +149,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                     task.Value = p.RunStep;
                     task.Description = p.Saved is not null
                         ? $"step {p.Step}/{p.TotalSteps}  saved {Path.GetFileName(p.Saved)}"
-                        : string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:G4}  {(p.Scales > 0 ? $"N {p.Scales}  μ {p.TargetEma:F5}  " : "")}{p.ImagesPerSecond:F1} img/s");
+                        : string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:G4}  {(p.Scales > 0 ? $"N {p.Scales}  μ {p.TargetEma:F5}  " : "")}{p.ImagesPerSecond / options.GlobalBatchSize:F2} it/s ({p.ImagesPerSecond:F1} img/s){(interactive ? "" : "  ETA " + Eta(p))}");
                 }), cancellationToken);
             });
         if (cancellationToken.IsCancellationRequested && trainer.Step % options.SaveInterval != 0)
@@ -158,6 +159,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         }
         AnsiConsole.MarkupLine($"done at step {trainer.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
         return 0;
+    }
+
+    private static string Eta(TrainingProgress p)
+    {
+        if (p.RunStep <= 0) return "?";
+        var left = TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.RunStep * (p.RunSteps - p.RunStep));
+        return left.TotalHours >= 1 ? $"{(int)left.TotalHours}h{left.Minutes:D2}m" : $"{left.Minutes}m{left.Seconds:D2}s";
     }
 
     // Synchronous IProgress: Progress<T> would post to the thread pool and reorder reports.
