@@ -10,7 +10,7 @@ app.Configure(config =>
     config.AddCommand<GenerateCommand>("generate")
         .WithDescription("Generate images with a consistency model or an EDM teacher (one-step, multistep, Heun, ...). With no model options: the built-in Fashion-MNIST model, one row per class.")
         .WithExample("generate")
-        .WithExample("generate", "--sampler", "multistep", "--ts", "0,20,39", "--output", "two_step.png")
+        .WithExample("generate", "--sampler", "multistep", "--ts", "0,22,39", "--output", "two_step.png")
         .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--class-labels", "1,2,3,4", "--output", "grid.png")
         .WithExample("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--sampler", "multistep", "--ts", "0,22,39", "--steps", "40")
         .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")

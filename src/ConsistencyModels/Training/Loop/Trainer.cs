@@ -202,6 +202,11 @@ public sealed class Trainer : IDisposable
         foreach (var (rate, ema) in _emas) TorchCheckpoint.Save(TrainingCheckpoints.Ema(dir, rate, Step), keys.Zip(ema, KeyValuePair.Create));
         if (_target is not null) TorchCheckpoint.Save(TrainingCheckpoints.Target(dir, Step), _target.state_dict());
         RAdamCheckpoint.Save(TrainingCheckpoints.Optimizer(dir, Step), _opt);
+        IO.Numpy.AtomicFile.Write(TrainingCheckpoints.Config(dir), s =>
+        {
+            using var w = new StreamWriter(s);
+            w.Write(ModelConfigJson.ToJson(_model.Config));
+        });
         if (_o.SampleGridColumns > 0) TrainingSamples.Write(this, TrainingCheckpoints.Samples(dir, Step));
         try { TrainingPlots.Write(dir, _o.Mode.ToString()); }
         catch (Exception e) when (e is IOException or TypeInitializationException or DllNotFoundException) { _log($"warning: plots not written: {e.Message}"); }

@@ -16,6 +16,8 @@ public static class TrainingCheckpoints
     public static string Ema(string dir, double rate, long step) => Path.Combine(dir, $"ema_{RateName(rate)}_{step:D6}.pt");
     public static string State(string dir, long step) => Path.Combine(dir, $"train_state{step:D6}.json");
     public static string Samples(string dir, long step) => Path.Combine(dir, $"samples{step:D6}.png");
+    /// <summary>The model config with the official flag names, for <c>cm generate --model-config</c>.</summary>
+    public static string Config(string dir) => Path.Combine(dir, "config.json");
 
     public static string RateName(double rate) => rate.ToString("R", CultureInfo.InvariantCulture);
 

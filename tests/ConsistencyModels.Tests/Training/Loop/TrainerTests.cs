@@ -75,6 +75,8 @@ public class TrainerTests
             var y = TorchCheckpoint.ReadGraph(Path.Combine(resumed, name));
             AssertSameGraph(name, x, y);
         }
+        // config.json describes the trained network for `cm generate --model-config`.
+        Assert.Equal(ConsistencyModels.IO.ModelConfigJson.ToJson(Options(mode, resumed, 4, teacher).OnlineModel), ConsistencyModels.IO.ModelConfigJson.ToJson(ConsistencyModels.IO.ModelConfigJson.Load(Path.Combine(resumed, "config.json"))));
         // The curves are redrawn at every save, from the log (truncated on resume, so both runs log the same losses).
         Assert.True(File.Exists(TrainingPlots.LossPath(resumed)));
         Assert.Equal(mode != TrainingMode.Edm, File.Exists(TrainingPlots.SchedulePath(resumed)));
