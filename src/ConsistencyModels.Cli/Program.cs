@@ -3,6 +3,9 @@ using ConsistencyModels.Cli;
 using ConsistencyModels.Cli.Commands;
 using Spectre.Console.Cli;
 
+// Redirected output (logs, CI) would be wrapped at 80 columns: keep messages on one line there.
+if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
+
 var app = new CommandApp();
 app.Configure(config =>
 {
@@ -16,6 +19,13 @@ app.Configure(config =>
         .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")
         .WithExample("generate", "--recipe", "consistency_models_8xb256-imagenet1k-onestep-64x64", "--checkpoint", "cd_imagenet64_l2.pt", "--output", "demo.jpg")
         .WithExample("generate", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--num-samples", "64", "--output-dir", "samples/");
+    config.AddCommand<EditCommand>("edit")
+        .WithDescription("Zero-shot editing with a consistency model: inpaint, colorize, superres, stroke, interpolate, denoise (paper §5.3).")
+        .WithExample("edit", "inpaint", "--input-dataset", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--indices", "0-7", "--output", "inpaint.png")
+        .WithExample("edit", "superres", "--input-dataset", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--patch-size", "4")
+        .WithExample("edit", "colorize", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--input", "photo.jpg", "--class-labels", "207")
+        .WithExample("edit", "inpaint", "--preset", "cd_bedroom256_lpips", "--checkpoint", "cd_bedroom256_lpips.pt", "--input", "room.jpg", "--mask", "mask.png")
+        .WithExample("edit", "interpolate", "--pairs", "4", "--frames", "8");
     config.AddCommand<TrainCommand>("train")
         .WithDescription("Train an EDM teacher (edm), distil a consistency model from it (cd), or train one from scratch (ct).")
         .WithExample("train", "edm", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/edm", "--total-training-steps", "20000")

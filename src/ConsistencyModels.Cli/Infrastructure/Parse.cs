@@ -35,6 +35,17 @@ internal static class Parse
         _ => throw new ArgumentException($"--precision must be fp32, bf16 or fp16 (got '{s}')"),
     };
 
+    public static Editing.EditTask EditTask(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "inpaint" or "inpainting" => Editing.EditTask.Inpaint,
+        "colorize" or "colorise" or "colorization" => Editing.EditTask.Colorize,
+        "superres" or "super-resolution" => Editing.EditTask.SuperRes,
+        "stroke" => Editing.EditTask.Stroke,
+        "interpolate" or "interpolation" => Editing.EditTask.Interpolate,
+        "denoise" or "denoising" => Editing.EditTask.Denoise,
+        _ => throw new ArgumentException($"unknown edit task '{s}': use inpaint, colorize, superres, stroke, interpolate or denoise"),
+    };
+
     public static string Name(GeneratorKind g) => g switch
     {
         GeneratorKind.Determ => "determ", GeneratorKind.DetermIndiv => "determ-indiv", _ => "dummy",

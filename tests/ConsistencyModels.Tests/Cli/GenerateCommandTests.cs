@@ -58,9 +58,10 @@ public class GenerateCommandTests
         var r = CmProcess.Run("generate", "--preset", "cd_imagenet64_lpips", "--checkpoint", "/nonexistent/cd_imagenet64_lpips.pt");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("does not exist", r.All);
-        r = CmProcess.Run("generate", "--checkpoint", "x.pt");
+        // No model options: the built-in architecture, here with weights from a file that is not there.
+        r = CmProcess.Run("generate", "--checkpoint", "/nonexistent/x.pt");
         Assert.NotEqual(0, r.ExitCode);
-        Assert.Contains("choose a model", r.All);
+        Assert.Contains("'/nonexistent/x.pt' does not exist", r.All);
         r = CmProcess.Run("generate", "--preset", "cd_imagenet64_lpipz", "--checkpoint", "x.pt");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("unknown preset", r.All);

@@ -1,0 +1,171 @@
+// `cm edit TASK`: zero-shot editing (paper §5.3, Algorithm 4) — parse, load inputs, ImageEditor.Edit, write a grid / PNGs.
+using System.ComponentModel;
+using ConsistencyModels.Editing;
+using ConsistencyModels.IO.Images;
+using ConsistencyModels.Nn;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed class EditCommand : Command<EditCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<TASK>"), Description("inpaint | colorize | superres | stroke | interpolate | denoise")]
+        public string Task { get; init; } = "";
+
+        [CommandOption("--preset <NAME>"), Description("A released checkpoint name (with --checkpoint) or the built-in cd_fmnist32 (the default).")]
+        public string? Preset { get; init; }
+
+        [CommandOption("--model-config <FILE>"), Description("JSON model config (official flag names), with --checkpoint.")]
+        public string? ModelConfig { get; init; }
+
+        [CommandOption("--checkpoint <FILE>"), Description("Weights (.pt as released, or .safetensors).")]
+        public string? Checkpoint { get; init; }
+
+        [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load.")]
+        public string? CheckpointKey { get; init; }
+
+        [CommandOption("-i|--input <FILE>"), Description("Reference image (repeatable; png/jpg; centre-cropped and resized to the model size, with a note). stroke: a stroke painting.")]
+        public string[] Input { get; init; } = [];
+
+        [CommandOption("--input-dataset <PATH>"), Description("References from a dataset instead: an IDX file (e.g. t10k-images-idx3-ubyte.gz), npz or image folder; with --indices. Its labels become the class labels.")]
+        public string? InputDataset { get; init; }
+
+        [CommandOption("--indices <LIST>"), Description("--input-dataset entries, e.g. 0-7 or 3,17,42 (default 0-7).")]
+        public string Indices { get; init; } = "0-7";
+
+        [CommandOption("--mask <FILE>"), Description("inpaint: a mask image of the model's size, white = regenerate (default: the centre square of half the side).")]
+        public string? Mask { get; init; }
+
+        [CommandOption("--class-labels <LIST>"), Description("Class-conditional models: one label per image (interpolate: per pair) or one for all.")]
+        public string? ClassLabels { get; init; }
+
+        [CommandOption("--ts <LIST>"), Description("Grid indices of the noise levels, ascending, ending at steps-1. Default: every index (0-39) for inpaint/colorize/superres; 16,20,39 for stroke (σ = 5.38, 2.24: the paper's).")]
+        public string? Ts { get; init; }
+
+        [CommandOption("--steps <N>"), Description("Size of the Karras grid the --ts index (default 40).")]
+        public int Steps { get; init; } = 40;
+
+        [CommandOption("--patch-size <N>"), Description("superres: side of the patches averaged into one low-res pixel (default 8 from 64 px up, else 4).")]
+        public int? PatchSize { get; init; }
+
+        [CommandOption("--sigma <X>"), Description("denoise: the noise level (default 0.2964, the official notebook's).")]
+        public double? Sigma { get; init; }
+
+        [CommandOption("--noisy-input"), Description("denoise: the inputs are noisy already (default: σ-noise is added to them first, to show the round trip).")]
+        public bool NoisyInput { get; init; }
+
+        [CommandOption("--frames <N>"), Description("interpolate: images per pair of latents (default 8).")]
+        public int Frames { get; init; } = 8;
+
+        [CommandOption("--pairs <N>"), Description("interpolate: number of latent pairs, one grid row each (default 4).")]
+        public int Pairs { get; init; } = 4;
+
+        [CommandOption("--seed <N>"), Description("Random seed (default 42).")]
+        public long Seed { get; init; } = 42;
+
+        [CommandOption("--generator <NAME>"), Description("determ (default) | determ-indiv | dummy, as for generate.")]
+        public string Generator { get; init; } = "determ";
+
+        [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N.")]
+        public string Device { get; init; } = "cpu";
+
+        [CommandOption("--threads <N>"), Description("CPU threads for libtorch.")]
+        public int? Threads { get; init; }
+
+        [CommandOption("-o|--output <FILE>"), Description("Grid (.png/.jpg): per row reference, degraded input, result (interpolate: the frames). Default edit.png.")]
+        public string Output { get; init; } = "edit.png";
+
+        [CommandOption("--zoom <N>"), Description("Enlarge the grid N times (nearest neighbour), e.g. 4 for 32 px models (default 1).")]
+        public int Zoom { get; init; } = 1;
+
+        [CommandOption("--output-dir <DIR>"), Description("Also write each result as a PNG (000000.png, ...).")]
+        public string? OutputDir { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Input.Length > 0 && InputDataset is not null) return ValidationResult.Error("use --input files or --input-dataset, not both");
+            if (Zoom is < 1 or > 16) return ValidationResult.Error($"--zoom must be 1 to 16 (got {Zoom})");
+            if (Frames < 2) return ValidationResult.Error($"--frames must be at least 2 (got {Frames})");
+            if (Pairs < 1) return ValidationResult.Error($"--pairs must be at least 1 (got {Pairs})");
+            if (Sigma is <= 0) return ValidationResult.Error($"--sigma must be positive (got {Sigma})");
+            if (Path.GetExtension(Output).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg")) return ValidationResult.Error($"--output must end in .png, .jpg or .jpeg (got '{Output}')");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var task = Parse.EditTask(s.Task);
+        var source = ModelSource.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey);
+        var config = source.Config;
+        if (task == EditTask.Colorize && config.InChannels != 3)
+            throw new ArgumentException($"colorize needs an RGB model; {source.Name} has {config.InChannels} channel{(config.InChannels == 1 ? "" : "s")}");
+        if (s.Threads is int threads) set_num_threads(threads);
+        if (config.Denoiser == DenoiserKind.Edm)
+            AnsiConsole.MarkupLine("[yellow]warning:[/] an EDM model is not a consistency function: one evaluation per noise level gives poor edits");
+
+        using var scope = NewDisposeScope();
+        EditImages? inputs = null;
+        if (task != EditTask.Interpolate)
+        {
+            inputs = s.InputDataset is not null
+                ? EditInputs.FromDataset(s.InputDataset, Parse.IntList(s.Indices, "--indices"), config.ImageSize, config.InChannels, config.ClassCond)
+                : s.Input.Length > 0 ? EditInputs.FromFiles(s.Input, config.ImageSize, config.InChannels)
+                : throw new ArgumentException($"{s.Task} needs reference images: --input FILE (repeatable) or --input-dataset PATH --indices 0-7");
+            foreach (var note in inputs.Notes) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");
+        }
+        else if (s.Input.Length > 0 || s.InputDataset is not null)
+            throw new ArgumentException("interpolate starts from random latents: it takes no --input");
+        if (s.Mask is not null && task != EditTask.Inpaint) throw new ArgumentException("--mask applies to inpaint only");
+
+        var request = new EditRequest
+        {
+            Task = task, Images = inputs?.Images,
+            KnownMask = s.Mask is null ? null : EditInputs.MaskFromFile(s.Mask, config.ImageSize),
+            ClassLabels = s.ClassLabels is not null ? Parse.IntList(s.ClassLabels, "--class-labels") : inputs?.Labels,
+            Ts = s.Ts is null ? null : Parse.IntList(s.Ts, "--ts"), Steps = s.Steps, PatchSize = s.PatchSize, Sigma = s.Sigma,
+            AddNoise = !s.NoisyInput, Frames = s.Frames, Pairs = s.Pairs, Seed = s.Seed, Generator = Parse.Generator(s.Generator),
+        };
+        if (task == EditTask.Interpolate && request.ClassLabels is null && config.ClassCond)
+            request = request with { ClassLabels = Enumerable.Range(0, s.Pairs).Select(i => i % config.ResolvedNumClasses!.Value).ToList() };
+
+        using var pipeline = source.Load(DeviceOption.Parse(s.Device), Nn.Precision.Fp32);
+        AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(source.Name)}  [grey]task:[/] {ImageEditor.Name(task)}" +
+                               (task is EditTask.Interpolate or EditTask.Denoise ? "" : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.ResolvedTs.Count - 1} evaluations)"));
+        EditResult result = null!;
+        AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask("network evaluations", maxValue: task switch
+                {
+                    EditTask.Interpolate => s.Frames, EditTask.Denoise => 1, _ => request.ResolvedTs.Count - 1,
+                });
+                result = ImageEditor.Edit(pipeline, request, step => bar.Value = step.Evaluation);
+                bar.Value = bar.MaxValue;
+            });
+        Write(s, result);
+        return 0;
+    }
+
+    private static string Compact(IReadOnlyList<int> ts) =>
+        ts.Count > 4 && ts.Zip(ts.Skip(1)).All(p => p.Second == p.First + 1) ? $"{ts[0]}-{ts[^1]}" : string.Join(",", ts);
+
+    private static void Write(Settings s, EditResult r)
+    {
+        Tensor grid = r.Reference is null ? r.Edited : stack([r.Reference, r.Degraded!, r.Edited], 1).flatten(0, 1);
+        if (s.Zoom > 1) grid = grid.repeat_interleave(s.Zoom, 1).repeat_interleave(s.Zoom, 2);
+        ImageIO.SaveGrid(s.Output, grid, r.Columns);
+        AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Output)}[/]" + (r.Reference is null ? " (one row per pair of latents)" : " (per row: reference, input, result)"));
+        if (s.OutputDir is null) return;
+        Directory.CreateDirectory(s.OutputDir);
+        var (n, h, w, c) = ((int)r.Edited.shape[0], (int)r.Edited.shape[1], (int)r.Edited.shape[2], (int)r.Edited.shape[3]);
+        var bytes = r.Edited.contiguous().data<byte>().ToArray();
+        for (int i = 0; i < n; i++)
+            ImageIO.SavePng(Path.Combine(s.OutputDir, $"{i:D6}.png"), bytes.AsSpan(i * h * w * c, h * w * c).ToArray(), h, w, c);
+        AnsiConsole.MarkupLine($"wrote {n} PNG files to [green]{Markup.Escape(s.OutputDir)}[/]");
+    }
+}

@@ -1,0 +1,35 @@
+// Which network a command uses: --preset (released or built in), --model-config + --checkpoint, or the built-in default.
+using ConsistencyModels.IO;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Presets;
+using Spectre.Console;
+using TorchSharp;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed record ModelSource(string Name, ModelConfig Config, bool BuiltIn, string? Checkpoint, string? CheckpointKey)
+{
+    public static ModelSource Resolve(string? preset, string? modelConfig, string? checkpoint, string? key)
+    {
+        if (preset is not null && modelConfig is not null) throw new ArgumentException("use only one of --preset and --model-config");
+        if (modelConfig is not null)
+        {
+            if (checkpoint is null) throw new ArgumentException("--model-config needs --checkpoint FILE");
+            return new(Path.GetFileName(modelConfig), ModelConfigJson.Load(modelConfig), false, checkpoint, key);
+        }
+        if (preset is null || BuiltInModels.TryGet(preset, out _))
+        {
+            var p = preset is null ? BuiltInModels.CdFashionMnist32 : BuiltInModels.All.First(b => string.Equals(b.Name, Path.GetFileNameWithoutExtension(preset.Trim()), StringComparison.OrdinalIgnoreCase));
+            return new(p.Name, p.Model, checkpoint is null, checkpoint, key);
+        }
+        var released = CheckpointPresets.Get(preset);
+        if (checkpoint is null) throw new ArgumentException($"--checkpoint FILE is required for {released.Name} (download: {released.DownloadUrl})");
+        return new(released.Name, released.Model, false, checkpoint, key);
+    }
+
+    public ConsistencyPipeline Load(torch.Device device, Precision precision) =>
+        AnsiConsole.Status().Start($"loading {Markup.Escape(Checkpoint ?? "the built-in weights")}", _ => BuiltIn
+            ? ConsistencyPipeline.LoadBuiltIn(Name, device, precision)
+            : ConsistencyPipeline.Load(Config, Checkpoint!, device, CheckpointKey, precision));
+}
