@@ -1,6 +1,7 @@
 // `cm edit` end to end on the built-in model with made-up inputs: grids of the right shape, clear errors on bad input.
 using ConsistencyModels.Editing;
 using ConsistencyModels.IO.Images;
+using ConsistencyModels.Tests.IO;
 using SkiaSharp;
 using Xunit;
 
@@ -82,6 +83,27 @@ public class EditCommandTests
         Fails("unknown edit task 'sharpen'", "edit", "sharpen", "--input", pic);
         Fails("needs reference images", "edit", "inpaint");
         Fails("must end at steps-1 = 39", "edit", "inpaint", "--input", pic, "--class-labels", "1", "--ts", "0,20");
+    }
+
+    [Fact]
+    public void EditsRgbModelsClassConditionalAt64AndUnconditionalAt256()
+    {
+        if (FixturePaths.Unavailable()) return;
+        var grid = Temp("colorize256.png");
+        var r = CmProcess.Run("edit", "colorize", "--model-config", FixturePaths.Require("e2e/config_lsun256_w32_consistency.json"),
+            "--checkpoint", FixturePaths.Require("model_lsun256_topology.pt"), "--input", Picture(300, 200), "--ts", "0,39", "--output", grid);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal(ImageIO.GridSize(3, 256, 256, 3), Size(grid));
+        var grid64 = Temp("superres64.png");
+        r = CmProcess.Run("edit", "superres", "--model-config", FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"),
+            "--checkpoint", FixturePaths.Require("model_imagenet64_topology.pt"), "--input", Picture(64, 64), "--class-labels", "207",
+            "--ts", "0,20,39", "--output", grid64);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Equal(ImageIO.GridSize(3, 64, 64, 3), Size(grid64));
+        r = CmProcess.Run("edit", "denoise", "--model-config", FixturePaths.Require("e2e/config_lsun256_w32_consistency.json"),
+            "--checkpoint", FixturePaths.Require("model_lsun256_topology.pt"), "--input", Picture(256, 256), "--class-labels", "3");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("the model is unconditional", r.All);
     }
 
     [Fact]
