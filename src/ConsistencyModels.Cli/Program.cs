@@ -32,6 +32,9 @@ app.Configure(config =>
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
         .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
+    config.AddCommand<TrainClassifierCommand>("train-classifier")
+        .WithDescription("Train the small Fashion-MNIST classifier whose features score the built-in model (FID-FMNIST).")
+        .WithExample("train-classifier", "--data", "/usr/share/datasets/fashion-mnist", "--output", "fmnist_classifier.safetensors");
     config.AddCommand<ConvertCommand>("convert")
         .WithDescription("Convert a checkpoint (.pt or .safetensors) to .safetensors, optionally storing fp16 or bf16.")
         .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");

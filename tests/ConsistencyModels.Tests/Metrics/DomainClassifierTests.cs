@@ -1,0 +1,44 @@
+// The shipped Fashion-MNIST evaluator network: loads, classifies the real test set as its metadata says, 128-d features.
+using ConsistencyModels.Metrics;
+using ConsistencyModels.Training.Data;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Metrics;
+
+public class DomainClassifierTests
+{
+    internal const string FashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+    /// <summary>The Debian dataset-fashion-mnist test images, or null (a failure under CI, where .ci/run installs them).</summary>
+    internal static ITrainingDataset? FashionMnistTest()
+    {
+        var path = Path.Combine(FashionMnistDir, "t10k-images-idx3-ubyte.gz");
+        if (File.Exists(path)) return TrainingData.Open(path, 32, 1, classCond: true);
+        Assert.False(Environment.GetEnvironmentVariable("CI") == "true", $"Fashion-MNIST not found at {path} (apt-get install dataset-fashion-mnist)");
+        return null;
+    }
+
+    [Fact]
+    public void BuiltInClassifierLoadsAndGives128dFeatures()
+    {
+        using var net = DomainClassifier.LoadBuiltIn();
+        using var scope = NewDisposeScope();
+        var f = net.Features(zeros(3, 1, 32, 32));
+        Assert.Equal(new long[] { 3, DomainClassifier.FeatureDim }, f.shape);
+        Assert.True(double.Parse(DomainClassifier.BuiltInMetadata["test_accuracy"], System.Globalization.CultureInfo.InvariantCulture) > 0.9);
+        Assert.Throws<ArgumentException>(() => net.Features(zeros(1, 3, 32, 32)));
+    }
+
+    [Fact]
+    public void BuiltInClassifierIsAccurateOnTheRealTestSet()
+    {
+        var test = FashionMnistTest();
+        if (test is null) return;
+        using var net = DomainClassifier.LoadBuiltIn();
+        double accuracy = DomainClassifierTraining.Accuracy(net, test);
+        double recorded = double.Parse(DomainClassifier.BuiltInMetadata["test_accuracy"], System.Globalization.CultureInfo.InvariantCulture);
+        // fp16 storage may move a few borderline predictions.
+        Assert.InRange(accuracy, recorded - 0.003, recorded + 0.003);
+    }
+}
