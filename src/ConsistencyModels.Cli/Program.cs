@@ -35,6 +35,11 @@ app.Configure(config =>
     config.AddCommand<TrainClassifierCommand>("train-classifier")
         .WithDescription("Train the small Fashion-MNIST classifier whose features score the built-in model (FID-FMNIST).")
         .WithExample("train-classifier", "--data", "/usr/share/datasets/fashion-mnist", "--output", "fmnist_classifier.safetensors");
+    config.AddCommand<EvaluateCommand>("evaluate")
+        .WithDescription("Score samples: FID, Inception Score, precision/recall (k=3) and KID against a reference batch or dataset, as the official evaluator.")
+        .WithExample("evaluate", "--samples", "samples.npz")
+        .WithExample("evaluate", "--samples", "samples/", "--reference", "VIRTUAL_imagenet64_labeled.npz", "--inception", "inception-2015-12-05.pt")
+        .WithExample("evaluate", "--samples", "samples.npz", "--reference", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--json");
     config.AddCommand<ConvertCommand>("convert")
         .WithDescription("Convert a checkpoint (.pt or .safetensors) to .safetensors, optionally storing fp16 or bf16.")
         .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");

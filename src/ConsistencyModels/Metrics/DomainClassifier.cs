@@ -73,6 +73,9 @@ public sealed class DomainClassifier : Module<Tensor, Tensor>
     private static Stream OpenBuiltIn() => typeof(DomainClassifier).Assembly.GetManifestResourceStream(ResourceName)
         ?? throw new InvalidOperationException($"the Fashion-MNIST classifier is missing from the library (resource {ResourceName})");
 
+    /// <summary>Class logits [B, 10] from <see cref="Features"/> [B, 128].</summary>
+    public Tensor LogitsOf(Tensor features) => fc2.call(features);
+
     /// <summary>Class logits [B, 10].</summary>
     public override Tensor forward(Tensor x)
     {

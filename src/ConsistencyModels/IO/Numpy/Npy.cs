@@ -79,6 +79,18 @@ public static partial class Npy
     /// <summary>Reads one array from a stream positioned at the magic string.</summary>
     internal static NpyArray ReadFrom(Stream s, string name, string source)
     {
+        var (dtype, shape) = ReadHeader(s, name, source);
+        var size = checked(NpyArray.ElementCountOf(shape) * dtype.ItemSize());
+        if (size > Array.MaxLength)
+            throw new NotSupportedException($"{source}: array '{name}' has {size} bytes, more than one .NET array can hold.");
+        var data = new byte[size];
+        ReadExactly(s, data, source);
+        return new NpyArray(name, dtype, shape, data);
+    }
+
+    /// <summary>Reads the magic and header of one array, leaving the stream at its data.</summary>
+    internal static (NpyDtype Dtype, long[] Shape) ReadHeader(Stream s, string name, string source)
+    {
         Span<byte> pre = stackalloc byte[8];
         if (ReadAtMost(s, pre) < 8 || !pre[..6].SequenceEqual(Magic))
             throw new InvalidDataException($"{source} is not a .npy array (missing the \\x93NUMPY magic).");
@@ -110,13 +122,7 @@ public static partial class Npy
         if (fortran)
             throw new NotSupportedException(
                 $"{source}: array '{name}' is stored in Fortran order; only C order is supported (save np.ascontiguousarray(arr) instead).");
-
-        var size = checked(NpyArray.ElementCountOf(shape) * dtype.ItemSize());
-        if (size > Array.MaxLength)
-            throw new NotSupportedException($"{source}: array '{name}' has {size} bytes, more than one .NET array can hold.");
-        var data = new byte[size];
-        ReadExactly(s, data, source);
-        return new NpyArray(name, dtype, shape, data);
+        return (dtype, shape);
     }
 
     /// <summary>Parses the Python dict literal numpy writes (keys in any order, either quote style).</summary>

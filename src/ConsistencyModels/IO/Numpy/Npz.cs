@@ -60,6 +60,27 @@ public static class Npz
         }
     }
 
+    /// <summary>Dtype and shape of every .npy entry, reading only the headers (cheap on a 600 MB sample file).</summary>
+    public static IReadOnlyDictionary<string, (NpyDtype Dtype, long[] Shape)> ReadHeaders(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"npz file '{path}' does not exist.", path);
+        using var fs = File.OpenRead(path);
+        ZipArchive zip;
+        try { zip = new ZipArchive(fs, ZipArchiveMode.Read); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"'{path}' is not an npz (zip) archive: {e.Message}", e); }
+        using (zip)
+        {
+            var result = new Dictionary<string, (NpyDtype, long[])>();
+            foreach (var entry in zip.Entries.Where(e => e.FullName.EndsWith(".npy", StringComparison.Ordinal)))
+            {
+                using var es = entry.Open();
+                result[entry.FullName[..^4]] = Npy.ReadHeader(es, entry.FullName[..^4], $"'{path}' entry '{entry.FullName}'");
+            }
+            return result;
+        }
+    }
+
     static bool LooksLikeNpy(string path)
     {
         using var fs = File.OpenRead(path);

@@ -1,0 +1,106 @@
+// `cm evaluate` end to end: identical sets score zero, stats-only references, the Inception path, clear errors.
+using System.Text.Json;
+using ConsistencyModels.IO.Numpy;
+using ConsistencyModels.Metrics;
+using ConsistencyModels.Tests.Metrics;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Cli;
+
+public class EvaluateCommandTests
+{
+    private static readonly string FashionTest = Path.Combine(DomainClassifierTests.FashionMnistDir, "t10k-images-idx3-ubyte.gz");
+
+    private static JsonElement Json(CmProcess.Result r)
+    {
+        Assert.True(r.ExitCode == 0, r.All);
+        return JsonDocument.Parse(r.Stdout).RootElement;
+    }
+
+    [Fact]
+    public void ADatasetAgainstItselfScoresZeroAndFullPrecisionRecall()
+    {
+        if (DomainClassifierTests.FashionMnistTest() is null) return;
+        var json = Json(CmProcess.Run("evaluate", "--samples", FashionTest, "--num-samples", "300", "--num-reference", "300",
+                                      "--reference", FashionTest, "--json"));
+        Assert.StartsWith("fmnist-classifier-128", json.GetProperty("feature_extractor").GetString());
+        Assert.Equal(300, json.GetProperty("num_samples").GetInt64());
+        // Zero up to eigenvalue rounding: the traces are in the hundreds and some feature directions are empty.
+        Assert.InRange(json.GetProperty("fid").GetDouble(), -1e-4, 1e-4);
+        Assert.Equal(1.0, json.GetProperty("precision").GetDouble());
+        Assert.Equal(1.0, json.GetProperty("recall").GetDouble());
+        Assert.True(json.GetProperty("inception_score").GetDouble() > 1);
+    }
+
+    [Fact]
+    public void StatisticsOnlyReferenceGivesFidAndSaysWhyNoPrecisionRecall()
+    {
+        var test = DomainClassifierTests.FashionMnistTest();
+        if (test is null) return;
+        using var dir = new TempDir();
+        // Reference statistics of test[:400] made with the library, stored as the official reference batches store them.
+        using (var extractor = FashionMnistExtractor.LoadBuiltIn())
+        using (var set = Evaluation.Embed(extractor, ImageSource.FromDataset(test, 0, 400)))
+        using (var stats = set.Statistics.ToGaussian())
+            Npz.Write(dir.File("ref.npz"), stats.ToNpy().ToArray());
+        var json = Json(CmProcess.Run("evaluate", "--samples", FashionTest, "--num-samples", "400", "--reference", dir.File("ref.npz"), "--json"));
+        // Zero up to eigenvalue rounding: the traces are in the hundreds and some feature directions are empty.
+        Assert.InRange(json.GetProperty("fid").GetDouble(), -1e-4, 1e-4);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("precision").ValueKind);
+        Assert.Contains("reference images", json.GetProperty("notes")[0].GetString());
+    }
+
+    [Fact]
+    public void SampleShardsAreReadInOrderAndDifferentSetsScoreAboveZero()
+    {
+        if (DomainClassifierTests.FashionMnistTest() is null) return;
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("shards"));
+        var g = new Generator(0, CPU).manual_seed(3);
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < 3; i++)
+            Npz.Write(dir.File($"shards/samples_{i:D5}.npz"), NpyArray.FromTensor("arr_0", randint(0, 256, [50, 32, 32, 1], dtype: ScalarType.Byte, generator: g)));
+        var json = Json(CmProcess.Run("evaluate", "--samples", dir.File("shards"), "--num-reference", "500", "--json", "--kid-subset-size", "100", "--kid-subsets", "10"));
+        Assert.Equal(150, json.GetProperty("num_samples").GetInt64());
+        Assert.True(json.GetProperty("fid").GetDouble() > 10, "noise should be far from Fashion-MNIST");
+        Assert.True(json.GetProperty("kid").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void InceptionPathRunsWithATorchScriptFileAndNamesIt()
+    {
+        using var dir = new TempDir();
+        var g = new Generator(0, CPU).manual_seed(4);
+        using var scope = NewDisposeScope();
+        Npz.Write(dir.File("a.npz"), NpyArray.FromTensor("arr_0", randint(0, 256, [20, 24, 24, 3], dtype: ScalarType.Byte, generator: g)));
+        Npz.Write(dir.File("b.npz"), NpyArray.FromTensor("arr_0", randint(0, 128, [20, 24, 24, 3], dtype: ScalarType.Byte, generator: g)));
+        var standIn = Path.Combine(AppContext.BaseDirectory, "Metrics", "Data", "inception_standin.pt");
+        var json = Json(CmProcess.Run("evaluate", "--samples", dir.File("a.npz"), "--reference", dir.File("b.npz"), "--inception", standIn, "--json"));
+        Assert.StartsWith("inception-v3 pool_3", json.GetProperty("feature_extractor").GetString());
+        Assert.True(json.GetProperty("fid").GetDouble() > 0);
+        Assert.Contains(json.GetProperty("notes").EnumerateArray(), n => n.GetString()!.StartsWith("sFID"));
+    }
+
+    [Fact]
+    public void MissingInceptionFileExplainsHowToGetIt()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        Npz.Write(dir.File("a.npz"), NpyArray.FromTensor("arr_0", zeros([4, 64, 64, 3], ScalarType.Byte)));
+        var r = CmProcess.Run("evaluate", "--samples", dir.File("a.npz"), "--reference", dir.File("a.npz"), "--inception", dir.File("nope.pt"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(InceptionV3Extractor.DownloadUrl, r.All);
+    }
+
+    [Fact]
+    public void WrongExtractorForTheImagesIsRefused()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        Npz.Write(dir.File("a.npz"), NpyArray.FromTensor("arr_0", zeros([4, 64, 64, 3], ScalarType.Byte)));
+        var r = CmProcess.Run("evaluate", "--samples", dir.File("a.npz"), "--feature-extractor", "fmnist");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("32x32 grey", r.All);
+    }
+}
