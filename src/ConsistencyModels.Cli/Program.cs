@@ -19,6 +19,11 @@ app.Configure(config =>
         .WithExample("generate", "--preset", "edm_imagenet64_ema", "--checkpoint", "edm_imagenet64_ema.pt", "--sampler", "heun", "--steps", "40", "--npz", "samples.npz")
         .WithExample("generate", "--recipe", "consistency_models_8xb256-imagenet1k-onestep-64x64", "--checkpoint", "cd_imagenet64_l2.pt", "--output", "demo.jpg")
         .WithExample("generate", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--num-samples", "64", "--output-dir", "samples/");
+    config.AddCommand<SampleCommand>("sample")
+        .WithDescription("Generate many samples (e.g. 50,000 for FID) into npz shards for `cm evaluate`; rerunning resumes, skipping finished shards.")
+        .WithExample("sample", "--num-samples", "10000", "--output-dir", "samples/cd1")
+        .WithExample("sample", "--num-samples", "10000", "--sampler", "multistep", "--ts", "0,22,39", "--output-dir", "samples/cd2")
+        .WithExample("sample", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--num-samples", "50000", "--batch-size", "256", "--device", "cuda", "--output-dir", "samples/im64");
     config.AddCommand<EditCommand>("edit")
         .WithDescription("Zero-shot editing with a consistency model: inpaint, colorize, superres, stroke, interpolate, denoise (paper §5.3).")
         .WithExample("edit", "inpaint", "--input-dataset", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--indices", "0-7", "--output", "inpaint.png")

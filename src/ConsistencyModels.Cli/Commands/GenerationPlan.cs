@@ -21,7 +21,9 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
         };
     }
 
-    public static GenerationPlan From(GenerateCommand.Settings s)
+    /// <param name="gridColumns">`cm generate --grid-columns`; with <paramref name="rowsByDefault"/> the built-in model
+    /// defaults to one grid row per class (`cm sample` draws random labels instead).</param>
+    public static GenerationPlan From(SamplingSettings s, int? gridColumns = null, bool rowsByDefault = true)
     {
         string name;
         ModelConfig config;
@@ -61,9 +63,9 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
         if (s.Generator is not null) generator = Parse.Generator(s.Generator);
 
         IReadOnlyList<int>? labels = null;
-        int? columns = s.GridColumns;
+        int? columns = gridColumns;
         bool builtInDefault = s.Recipe is null && s.ModelConfig is null && BuiltInModels.TryGet(name, out _);
-        string labelMode = s.ClassLabels ?? (builtInDefault && config.ResolvedNumClasses is not null ? "rows" : "random");
+        string labelMode = s.ClassLabels ?? (rowsByDefault && builtInDefault && config.ResolvedNumClasses is not null ? "rows" : "random");
         bool rows = labelMode.Equals("rows", StringComparison.OrdinalIgnoreCase);
         if (rows)
         {

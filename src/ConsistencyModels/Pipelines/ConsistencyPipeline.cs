@@ -90,12 +90,13 @@ public sealed class ConsistencyPipeline : IDisposable
             return output;
         }, classLabels, clipDenoised);
 
-    /// <summary>Generates all images and returns them together (use <see cref="GenerateBatches"/> for large counts).</summary>
+    /// <summary>Generates all images of the requested range and returns them together (use <see cref="GenerateBatches"/> for large counts).</summary>
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
-        var collector = new GenerationCollector(request.NumSamples, Config.ImageSize, Config.ImageSize, Config.InChannels,
+        int first = request.FirstSample;
+        var collector = new GenerationCollector(request.ResolvedEndSample - first, Config.ImageSize, Config.ImageSize, Config.InChannels,
                                                 conditional: Config.ResolvedNumClasses is not null);
-        foreach (var batch in GenerateBatches(request, progress, cancel)) collector.Add(batch);
+        foreach (var batch in GenerateBatches(request, progress, cancel)) collector.Add(batch with { Start = batch.Start - first });
         return collector.Result;
     }
 
@@ -111,12 +112,13 @@ public sealed class ConsistencyPipeline : IDisposable
         int n = request.NumSamples, size = Config.ImageSize, ch = Config.InChannels, bs = request.BatchSize;
         long[]? labels = ResolveLabels(request);
         var rng = SampleGenerators.Create(request.Generator, n, request.Seed);
-        int batches = (n + bs - 1) / bs, evals = request.Sampling.Evaluations;
+        int first = request.FirstSample, end = request.ResolvedEndSample;
+        int batches = (end - first + bs - 1) / bs, evals = request.Sampling.Evaluations;
 
-        for (int b = 0, done = 0; done < n; b++)
+        for (int b = 0, done = first; done < end; b++)
         {
             cancel.ThrowIfCancellationRequested();
-            int keep = Math.Min(bs, n - done), batchIndex = b, doneSoFar = done;
+            int keep = Math.Min(bs, end - done), batchIndex = b, doneSoFar = done;
             if (request.AdvanceGeneratorPerBatch) rng.SetDoneSamples(done);
             byte[] bytes;
             using (inference_mode())
@@ -125,12 +127,12 @@ public sealed class ConsistencyPipeline : IDisposable
                 var y = labels is null ? null
                     : tensor(Enumerable.Range(done, bs).Select(i => labels[Math.Min(i, n - 1)]).ToArray()).to(Device);
                 var x = KarrasSample.Sample(CreateDenoiser(y, request.Sampling.ClipDenoised), [bs, ch, size, size], request.Sampling, rng,
-                    Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, n, step.Evaluation, evals)));
+                    Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, end, step.Evaluation, evals)));
                 bytes = ImageIO.ToUint8Nhwc(x[..keep]).cpu().bytes.ToArray();
             }
             var batchLabels = labels?[done..(done + keep)];
             done += keep;
-            progress?.Report(new GenerationProgress(batchIndex + 1, batches, done, n, evals, evals));
+            progress?.Report(new GenerationProgress(batchIndex + 1, batches, done, end, evals, evals));
             yield return new GenerationBatch(done - keep, keep, bytes, size, size, ch, batchLabels);
         }
     }

@@ -19,6 +19,15 @@ public sealed record GenerationRequest
     /// </summary>
     public bool AdvanceGeneratorPerBatch { get; init; } = true;
 
+    /// <summary>
+    /// Generate only samples [FirstSample, EndSample) of this <see cref="NumSamples"/>-sample run (a shard). The images
+    /// equal those of the whole run, because determ/determ-indiv noise and the labels are indexed by sample.
+    /// </summary>
+    public int FirstSample { get; init; }
+    /// <summary>End (exclusive) of the range to generate; null means <see cref="NumSamples"/>.</summary>
+    public int? EndSample { get; init; }
+    public int ResolvedEndSample => EndSample ?? NumSamples;
+
     /// <summary>Largest full-size noise draw the determ generator may make (4 GB).</summary>
     public const double MaxDetermDrawBytes = 4e9;
 
@@ -27,6 +36,11 @@ public sealed record GenerationRequest
     {
         if (NumSamples < 1) throw new ArgumentException($"num_samples must be >= 1 (got {NumSamples})");
         if (BatchSize < 1) throw new ArgumentException($"batch_size must be >= 1 (got {BatchSize})");
+        if (FirstSample < 0 || ResolvedEndSample > NumSamples || FirstSample >= ResolvedEndSample)
+            throw new ArgumentException($"samples [{FirstSample}, {ResolvedEndSample}) are not a non-empty range inside [0, {NumSamples})");
+        if ((FirstSample > 0 || ResolvedEndSample < NumSamples) && (!AdvanceGeneratorPerBatch || Generator == GeneratorKind.Dummy))
+            throw new ArgumentException("a sample range (shard) needs per-sample noise: the determ or determ-indiv generator, advanced per batch " +
+                                        "(dummy noise and the official batch noise depend on every batch before)");
         if (ClassLabels is { } labels)
         {
             if (model.ResolvedNumClasses is not int numClasses)

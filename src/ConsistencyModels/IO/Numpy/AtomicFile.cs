@@ -4,7 +4,7 @@ namespace ConsistencyModels.IO.Numpy;
 /// Writes a file through a temporary sibling and a rename, so readers (and a run that is killed
 /// half-way) never see a truncated file. No fsync: this guards against interrupted processes, not power loss.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {
