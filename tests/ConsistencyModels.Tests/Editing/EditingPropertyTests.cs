@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Tests.Editing;
 
+[Collection(GlobalRngCollection.Name)]
 public class EditingPropertyTests
 {
     // A stand-in consistency function: smooth, input-dependent, within [-1, 1] after the loop's clamp.

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Tests.Training.Loop;
 
+[Collection(GlobalRngCollection.Name)]
 public class TrainerTests
 {
     internal static ModelConfig Tiny(DenoiserKind kind) => new()

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Tests.Training.Losses;
 
+[Collection(GlobalRngCollection.Name)]
 public class LossBasicsTests
 {
     [Theory]
