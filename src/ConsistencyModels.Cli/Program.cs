@@ -45,6 +45,12 @@ app.Configure(config =>
         .WithExample("evaluate", "--samples", "samples.npz")
         .WithExample("evaluate", "--samples", "samples/", "--reference", "VIRTUAL_imagenet64_labeled.npz", "--inception", "inception-2015-12-05.pt")
         .WithExample("evaluate", "--samples", "samples.npz", "--reference", "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--json");
+    config.AddCommand<DownloadCommand>("download")
+        .WithDescription("Download released checkpoints and evaluator files into the cache (resumable, verified; --checkpoint NAME then finds them).")
+        .WithExample("download", "cd_imagenet64_lpips")
+        .WithExample("download", "all")
+        .WithExample("download", "evaluator")
+        .WithExample("download", "--list");
     config.AddCommand<ConvertCommand>("convert")
         .WithDescription("Convert a checkpoint (.pt or .safetensors) to .safetensors, optionally storing fp16 or bf16.")
         .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");

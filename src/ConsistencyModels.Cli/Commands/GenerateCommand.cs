@@ -50,10 +50,11 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint ?? "the built-in weights")}",
-            _ => s.Checkpoint is null
+        var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
+        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}",
+            _ => checkpoint is null
                 ? ConsistencyPipeline.LoadBuiltIn(plan.ModelName, device, precision)
-                : ConsistencyPipeline.Load(plan.Config, s.Checkpoint, device, s.CheckpointKey, precision));
+                : ConsistencyPipeline.Load(plan.Config, checkpoint, device, s.CheckpointKey, precision));
         if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
                                                    (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 

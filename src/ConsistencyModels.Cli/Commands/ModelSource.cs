@@ -16,16 +16,15 @@ internal sealed record ModelSource(string Name, ModelConfig Config, bool BuiltIn
         if (modelConfig is not null)
         {
             if (checkpoint is null) throw new ArgumentException("--model-config needs --checkpoint FILE");
-            return new(Path.GetFileName(modelConfig), ModelConfigJson.Load(modelConfig), false, checkpoint, key);
+            return new(Path.GetFileName(modelConfig), ModelConfigJson.Load(modelConfig), false, CheckpointArgument.Resolve(checkpoint, null), key);
         }
         if (preset is null || BuiltInModels.TryGet(preset, out _))
         {
             var p = preset is null ? BuiltInModels.CdFashionMnist32 : BuiltInModels.All.First(b => string.Equals(b.Name, Path.GetFileNameWithoutExtension(preset.Trim()), StringComparison.OrdinalIgnoreCase));
-            return new(p.Name, p.Model, checkpoint is null, checkpoint, key);
+            return new(p.Name, p.Model, checkpoint is null, CheckpointArgument.Resolve(checkpoint, null), key);
         }
         var released = CheckpointPresets.Get(preset);
-        if (checkpoint is null) throw new ArgumentException($"--checkpoint FILE is required for {released.Name} (download: {released.DownloadUrl})");
-        return new(released.Name, released.Model, false, checkpoint, key);
+        return new(released.Name, released.Model, false, CheckpointArgument.Resolve(checkpoint, released.Name), key);
     }
 
     public ConsistencyPipeline Load(torch.Device device, Precision precision) =>

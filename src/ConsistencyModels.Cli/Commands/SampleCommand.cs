@@ -60,10 +60,11 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         AnsiConsole.MarkupLine($"{n} samples in {shards} shard(s) of {s.ShardSize}: {shards - todo.Count} complete, {todo.Count} to do");
         if (todo.Count == 0) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
 
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(s.Checkpoint ?? "the built-in weights")}",
-            _ => s.Checkpoint is null
+        var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
+        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}",
+            _ => checkpoint is null
                 ? ConsistencyPipeline.LoadBuiltIn(plan.ModelName, device, precision)
-                : ConsistencyPipeline.Load(plan.Config, s.Checkpoint, device, s.CheckpointKey, precision));
+                : ConsistencyPipeline.Load(plan.Config, checkpoint, device, s.CheckpointKey, precision));
         var started = DateTime.UtcNow;
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

@@ -17,7 +17,7 @@ internal class SamplingSettings : CommandSettings
     [CommandOption("--recipe <NAME>"), Description("A model-zoo sampling config, e.g. consistency_models_8xb256-imagenet1k-onestep-64x64 (sets preset, sampler, ts, steps, generator, batch 4, seed 42).")]
     public string? Recipe { get; init; }
 
-    [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors. Not needed for the built-in cd_fmnist32 (given, it replaces the built-in weights).")]
+    [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors, or a name downloaded with `cm download`. Default for a released --preset/--recipe: its file in the download cache. Not needed for the built-in cd_fmnist32 (given, it replaces the built-in weights).")]
     public string? Checkpoint { get; init; }
 
     [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load (e.g. ema, or a dotted path).")]
@@ -72,13 +72,16 @@ internal class SamplingSettings : CommandSettings
     public int? Threads { get; init; }
 
 
+    /// <summary>The released preset behind --preset or --recipe (null for --model-config and built-in models).</summary>
+    public string? PresetName => Preset ?? (Recipe is null ? null : Presets.CheckpointPresets.GetRecipe(Recipe).Preset);
+
     public override ValidationResult Validate()
     {
         int sources = (Preset is null ? 0 : 1) + (ModelConfig is null ? 0 : 1) + (Recipe is null ? 0 : 1);
         if (sources > 1) return ValidationResult.Error("use only one of --preset, --recipe and --model-config");
         bool builtIn = sources == 0 || (Preset is not null && BuiltInModels.TryGet(Preset, out _));
-        if (Checkpoint is null && !builtIn)
-            return ValidationResult.Error("--checkpoint FILE is required (released files: https://openaipublic.blob.core.windows.net/consistency/<preset>.pt)");
+        if (Checkpoint is null && !builtIn && ModelConfig is not null)
+            return ValidationResult.Error("--model-config needs --checkpoint FILE");
         if (Threads is < 1) return ValidationResult.Error($"--threads must be at least 1 (got {Threads})");
         if (NumSamples is < 1) return ValidationResult.Error($"--num-samples must be at least 1 (got {NumSamples})");
         if (BatchSize is < 1) return ValidationResult.Error($"--batch-size must be at least 1 (got {BatchSize})");

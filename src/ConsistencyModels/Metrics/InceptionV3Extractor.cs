@@ -33,7 +33,7 @@ public sealed class InceptionV3Extractor : IFeatureExtractor
 
     /// <summary>Where the file is looked for when no path is given: $CM_INCEPTION, else the model cache folder.</summary>
     public static string DefaultPath =>
-        Environment.GetEnvironmentVariable("CM_INCEPTION") is { Length: > 0 } env ? env : System.IO.Path.Combine(ModelCache.Directory, FileName);
+        Environment.GetEnvironmentVariable("CM_INCEPTION") is { Length: > 0 } env ? env : System.IO.Path.Combine(IO.Downloads.ModelCache.Directory, FileName);
 
     public static InceptionV3Extractor Load(string? path = null, Device? device = null)
     {
@@ -41,7 +41,7 @@ public sealed class InceptionV3Extractor : IFeatureExtractor
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"the Inception-v3 network for FID/IS is not at {path}. It cannot be bundled; download it once " +
-                $"({DownloadUrl}, 96 MB) to that path, or pass its location (--inception FILE or CM_INCEPTION). " +
+                $"({DownloadUrl}, 96 MB) to that path, or pass its location (`cm download inception`, or --inception FILE / CM_INCEPTION). " +
                 "For the built-in Fashion-MNIST model use --feature-extractor fmnist instead.", path);
         device ??= CPU;
         jit.ScriptModule module;

@@ -10,13 +10,20 @@ internal static class CmProcess
         public string All => Stdout + Stderr;
     }
 
-    public static Result Run(params string[] args)
+    /// <summary>An empty download cache, so tests never see files a user downloaded.</summary>
+    public static readonly string EmptyCache = Path.Combine(Path.GetTempPath(), "cm-tests-empty-cache");
+
+    public static Result Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    public static Result RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "cm.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        psi.Environment["CM_CACHE_DIR"] = EmptyCache;
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
