@@ -51,8 +51,12 @@ app.Configure(config =>
         .WithExample("download", "all")
         .WithExample("download", "evaluator")
         .WithExample("download", "--list");
+    config.AddCommand<InspectCommand>("inspect")
+        .WithDescription("Say what a checkpoint is: format, dtypes, parameters, architecture flags, and which released preset or built-in model it fits, and why.")
+        .WithExample("inspect", "cd_imagenet64_lpips.pt")
+        .WithExample("inspect", "runs/cd/ema_0.999_001500.pt", "--keys");
     config.AddCommand<ConvertCommand>("convert")
-        .WithDescription("Convert a checkpoint (.pt or .safetensors) to .safetensors, optionally storing fp16 or bf16.")
+        .WithDescription("Convert a checkpoint between .pt and .safetensors, optionally storing fp16 or bf16; prints keys, parameter count and the matching preset.")
         .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");
     config.AddCommand<PlotCommand>("plot")
         .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")

@@ -3,13 +3,13 @@ using System.Text;
 
 namespace ConsistencyModels.IO.Checkpoints;
 
-internal enum CheckpointKind { TorchZip, Safetensors, Other }
+public enum CheckpointKind { TorchZip, Safetensors, Other }
 
 /// <summary>
 /// Recognises a file from its first bytes, so a wrong file (an HTML error page, a Git LFS pointer, a legacy
 /// torch.save file, ...) gets an error that says what it is and what to do, instead of a parser failure.
 /// </summary>
-internal static class CheckpointSniffer
+public static class CheckpointSniffer
 {
     // torch.save before PyTorch 1.6 starts with PROTO 2 and LONG1 0x1950a86a20f9469cfc6c (its magic number).
     private static readonly byte[] LegacyTorchMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
