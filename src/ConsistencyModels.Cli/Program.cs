@@ -3,6 +3,17 @@ using ConsistencyModels.Cli;
 using ConsistencyModels.Cli.Commands;
 using Spectre.Console.Cli;
 
+// CM_LIBTORCH=DIR: run on that libtorch (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the bundled one.
+if (ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory is string libtorch)
+{
+    try { ConsistencyModels.Runtime.LibTorchLocator.Preload(libtorch); }
+    catch (Exception e) when (e is IOException or DllNotFoundException)
+    {
+        Console.Error.WriteLine("error: " + e.Message);
+        return 2;
+    }
+}
+
 // Redirected output (logs, CI) would be wrapped at 80 columns: keep messages on one line there.
 if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
 
@@ -61,6 +72,8 @@ app.Configure(config =>
     config.AddCommand<PlotCommand>("plot")
         .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")
         .WithExample("plot", "runs/cd");
+    config.AddCommand<DoctorCommand>("doctor")
+        .WithDescription("Show the runtime: libtorch in use and where it was loaded from, CUDA devices, CPU features (AVX-512, AMX), threads, cache folder.");
     config.AddCommand<PresetsCommand>("presets")
         .WithDescription("List the released checkpoints (presets) and the model-zoo sampling recipes with their sampling settings.");
     config.PropagateExceptions();
@@ -75,4 +88,13 @@ catch (Exception e) when (CliErrors.IsUserError(e))
 {
     CliErrors.Print(e);
     return 2;
+}
+catch (TypeInitializationException e) when (e.TypeName == "TorchSharp.torch")
+{
+    Console.Error.WriteLine("error: libtorch could not be loaded. " + (ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory is null
+        ? "This cm was built without a bundled libtorch (-p:LibTorchBackend=none): set CM_LIBTORCH to a libtorch lib folder, e.g. " +
+          "CM_LIBTORCH=$(python3 -c \"import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))\")"
+        : $"CM_LIBTORCH={ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory} did not provide a libtorch that TorchSharp can use " +
+          "(TorchSharp 0.107 needs libtorch 2.10 or a compatible PyTorch, e.g. 2.11)") + $" ({e.InnerException?.Message.Split('\n')[0]})");
+    return 3;
 }
