@@ -3,7 +3,6 @@ using System.ComponentModel;
 using System.Text.Json;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Numpy;
-using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Sampling;
 using Spectre.Console;
