@@ -14,6 +14,11 @@ if (ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory is string libto
     }
 }
 
+// Under mpirun only rank 0 talks; the others stay silent except for errors (stderr).
+if (ConsistencyModels.Distributed.MpiCommunicator.LauncherRank() is > 0)
+    Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        { Out = new Spectre.Console.AnsiConsoleOutput(TextWriter.Null) });
+
 // Redirected output (logs, CI) would be wrapped at 80 columns: keep messages on one line there.
 if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 240;
 
@@ -80,14 +85,15 @@ app.Configure(config =>
     config.UseStrictParsing();
 });
 
+int exitCode;
 try
 {
-    return app.Run(args);
+    exitCode = app.Run(args);
 }
 catch (Exception e) when (CliErrors.IsUserError(e))
 {
     CliErrors.Print(e);
-    return 2;
+    exitCode = 2;
 }
 catch (TypeInitializationException e) when (e.TypeName == "TorchSharp.torch")
 {
@@ -96,5 +102,15 @@ catch (TypeInitializationException e) when (e.TypeName == "TorchSharp.torch")
           "CM_LIBTORCH=$(python3 -c \"import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))\")"
         : $"CM_LIBTORCH={ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory} did not provide a libtorch that TorchSharp can use " +
           "(TorchSharp 0.107 needs libtorch 2.10 or a compatible PyTorch, e.g. 2.11)") + $" ({e.InnerException?.Message.Split('\n')[0]})");
-    return 3;
+    exitCode = 3;
 }
+catch (Exception e)
+{
+    // Under mpirun, one rank's crash must end the job rather than leave the other ranks waiting in a collective.
+    Console.Error.WriteLine(e);
+    Cluster.AbortOthers(1);
+    throw;
+}
+if (exitCode != 0) Cluster.AbortOthers(exitCode);
+Cluster.Shutdown();
+return exitCode;

@@ -35,6 +35,9 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
         }));
         Row("bf16 sampling", CpuFeatures.Describe(Precision.Bf16));
         Row("threads", $"{get_num_threads()} intra-op, {get_num_interop_threads()} inter-op (cm --threads N sets intra-op)");
+        Row("MPI", Distributed.MpiCommunicator.LauncherWorldSize() is int n
+            ? $"launched with {n} rank(s); this is rank {Cluster.World.Rank} of {Cluster.World.Size}"
+            : "not launched by mpirun (single process)");
         Row("cache", $"{ModelCache.Directory} (${ModelCache.EnvironmentVariable}, $XDG_CACHE_HOME)");
         AnsiConsole.Write(table);
         return 0;

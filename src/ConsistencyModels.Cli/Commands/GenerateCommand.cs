@@ -58,12 +58,17 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
                                                    (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 
-        var sink = new Outputs(s, plan.Request.NumSamples, plan.Config, plan.GridColumns);
+        // Under mpirun each rank makes a contiguous share of the samples; rank 0 gathers them and writes the outputs.
+        // Per-sample noise (determ, determ-indiv) makes the result equal to one process's.
+        var world = Cluster.World;
+        var request = ShardedSampling.ForRank(plan.Request, world);
+        var sink = world.IsRoot ? new Outputs(s, plan.Request.NumSamples, plan.Config, plan.GridColumns) : null;
+        var mine = new List<GenerationBatch>();
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var samples = ctx.AddTask("samples", maxValue: plan.Request.NumSamples);
+                var samples = ctx.AddTask(world.Size > 1 ? $"samples (rank 0 of {world.Size})" : "samples", maxValue: request.ResolvedEndSample);
                 var evals = ctx.AddTask("network evaluations (batch)", maxValue: plan.Request.Sampling.Evaluations);
                 var progress = new SyncProgress<GenerationProgress>(p =>
                 {
@@ -71,10 +76,12 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
                     evals.Description = $"batch {p.Batch}/{p.Batches}: evaluations";
                     evals.Value = p.Evaluation;
                 });
-                foreach (var batch in pipeline.GenerateBatches(plan.Request, progress, cancellationToken))
-                    sink.Add(batch);
+                foreach (var batch in pipeline.GenerateBatches(request, progress, cancellationToken))
+                    if (world.Size == 1) sink!.Add(batch); else mine.Add(batch);
             });
-        sink.Finish();
+        if (world.Size > 1)
+            foreach (var batch in ShardedSampling.GatherOnRoot(world, mine, plan.Config)) sink!.Add(batch);
+        sink?.Finish();
         return 0;
     }
 }

@@ -47,17 +47,26 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         var precision = Parse.Precision(s.Precision);
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
 
-        Directory.CreateDirectory(s.OutputDir);
+        // Under mpirun, rank r makes the shards i with i mod size = r; rank 0 writes the manifest before anyone checks it.
+        var world = Cluster.World;
         var manifest = Manifest(s, plan, request);
-        CheckManifest(Path.Combine(s.OutputDir, ManifestName), manifest);
+        if (world.IsRoot)
+        {
+            Directory.CreateDirectory(s.OutputDir);
+            CheckManifest(Path.Combine(s.OutputDir, ManifestName), manifest);
+        }
+        world.Barrier();
+        if (!world.IsRoot) CheckManifest(Path.Combine(s.OutputDir, ManifestName), manifest);
 
         int n = request.NumSamples, shards = (n + s.ShardSize - 1) / s.ShardSize;
-        var todo = Enumerable.Range(0, shards).Where(i => !ShardComplete(ShardPath(s.OutputDir, i), ShardCount(i, n, s.ShardSize))).ToList();
+        var todo = Enumerable.Range(0, shards).Where(i => i % world.Size == world.Rank)
+            .Where(i => !ShardComplete(ShardPath(s.OutputDir, i), ShardCount(i, n, s.ShardSize))).ToList();
         int alreadyDone = n - todo.Sum(i => ShardCount(i, n, s.ShardSize));
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)}  [grey]sampler:[/] {Markup.Escape(plan.Describe())}  " +
                                $"[grey]generator:[/] {Parse.Name(request.Generator)} seed {request.Seed}");
         AnsiConsole.MarkupLine($"{n} samples in {shards} shard(s) of {s.ShardSize}: {shards - todo.Count} complete, {todo.Count} to do");
-        if (todo.Count == 0) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
+        if (world.Size > 1) AnsiConsole.MarkupLine($"{world.Size} MPI ranks: this rank (0) makes shards 0, {world.Size}, {2 * world.Size}, ...");
+        if (todo.Count == 0 && world.Size == 1) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
 
         var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
         using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}",
@@ -84,9 +93,10 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
                     task.Description = $"samples (shard {shard + 1}/{shards} written)";
                 }
             });
+        world.Barrier();                                           // every rank's shards are written
         double seconds = (DateTime.UtcNow - started).TotalSeconds;
         int made = n - alreadyDone;
-        AnsiConsole.MarkupLine($"wrote {made} samples in {seconds:F1} s ({made / seconds:F1} images/s) to {Markup.Escape(s.OutputDir)}");
+        AnsiConsole.MarkupLine($"wrote {made} samples{(world.Size > 1 ? " on rank 0 (all ranks are done)" : "")} in {seconds:F1} s ({made / seconds:F1} images/s) to {Markup.Escape(s.OutputDir)}");
         AnsiConsole.MarkupLine($"evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}");
         return 0;
     }
