@@ -132,9 +132,12 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
         var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond);
         AnsiConsole.MarkupLine(Markup.Escape(TrainPlan.Describe(options, data)));
+        if (Cluster.World.Size > 1)
+            AnsiConsole.MarkupLine($"data-parallel over {Cluster.World.Size} MPI ranks: ~{options.GlobalBatchSize / Cluster.World.Size} images per rank and step; " +
+                                   "rank 0 writes checkpoints and logs");
 
         using var trainer = AnsiConsole.Status().Start("building the networks",
-            _ => new Trainer(options, data, device, msg => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(msg)}[/]")));
+            _ => new Trainer(options, data, device, msg => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(msg)}[/]"), Cluster.World));
         long end = Math.Min(options.Schedule.TotalSteps, options.MaxSteps is long m ? trainer.Step + m : options.Schedule.TotalSteps);
         if (trainer.Step >= end) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {end}"); return 0; }
 

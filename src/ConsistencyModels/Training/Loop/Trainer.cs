@@ -1,5 +1,6 @@
 // The training loop of EDM teachers, CD and CT — port of cm/train_util.py::CMTrainLoop / TrainLoop (reference §6.1).
 using ConsistencyModels.Diffusion;
+using ConsistencyModels.Distributed;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -16,6 +17,9 @@ public sealed record TrainingProgress(long Step, long TotalSteps, long RunStep, 
 /// One training run: online network, its EMA copies, the target network (CD/CT), the frozen teacher (CD) and RAdam.
 /// Every random draw of step k comes from generators seeded with (seed, k), and the batch of step k depends only on
 /// (data, seed, k): a run resumed from the checkpoint of step k continues bit-identically.
+/// Data-parallel over MPI ranks (<see cref="ICommunicator"/>): every rank draws the randoms of the whole global batch and
+/// computes its contiguous share of the rows, gradients are summed over ranks, so N ranks give the same step as one
+/// process with the whole batch (to float rounding). Rank 0 alone writes checkpoints, logs and grids.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -30,14 +34,18 @@ public sealed class Trainer : IDisposable
     private readonly RAdam _opt;
     private readonly Tensor[] _params;
     private readonly KarrasDenoiser _pre, _teacherPre;
+    private readonly ICommunicator _world;
 
     public long Step { get; private set; }
     public UNetModel Model => _model;
 
-    public Trainer(TrainingOptions options, ITrainingDataset data, Device? device = null, Action<string>? log = null)
+    public Trainer(TrainingOptions options, ITrainingDataset data, Device? device = null, Action<string>? log = null, ICommunicator? world = null)
     {
         options.Validate();
         _o = options;
+        _world = world ?? SingleProcess.Instance;
+        if (options.GlobalBatchSize < _world.Size)
+            throw new ArgumentException($"global batch {options.GlobalBatchSize} is smaller than the {_world.Size} ranks: each rank needs at least one image");
         _data = data;
         _device = device ?? CPU;
         _log = log ?? (_ => { });
@@ -77,6 +85,54 @@ public sealed class Trainer : IDisposable
         _opt = new RAdam(_params, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay));
 
         if (options.Resume && TrainingCheckpoints.Latest(options.OutputDirectory) is long step) LoadCheckpoint(step);
+        if (_world.Size > 1) BroadcastParameters();
+    }
+
+    /// <summary>Rank 0's parameters (and EMA copies) to every rank: all ranks start from the same weights.</summary>
+    private void BroadcastParameters()
+    {
+        foreach (var t in _params.Concat(_emas.SelectMany(e => e.Params)))
+        {
+            if (t.dtype != ScalarType.Float32) throw new NotSupportedException($"broadcasting {t.dtype} parameters is not supported (training runs in fp32)");
+            using var cpu = t.detach().cpu().contiguous();
+            var values = cpu.data<float>().ToArray();
+            _world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+            using (no_grad()) using (var received = torch.tensor(values).reshape(t.shape)) t.copy_(received);
+        }
+    }
+
+    /// <summary>Sums the gradients over ranks, in buckets of up to 16M floats (few large MPI calls).</summary>
+    private void AllreduceGradients()
+    {
+        var grads = _params.Select(p => p.grad).ToArray();
+        long largest = grads.Max(g => g?.numel() ?? 0);
+        var bucket = new float[Math.Max(1 << 24, largest)];
+        var pending = new List<Tensor>();
+        int filled = 0;
+        void Flush()
+        {
+            _world.AllreduceSum(bucket.AsSpan(0, filled));
+            int offset = 0;
+            foreach (var g in pending)
+            {
+                int n = (int)g.numel();
+                using var src = torch.tensor(bucket.AsSpan(offset, n).ToArray()).reshape(g.shape);
+                using (no_grad()) g.copy_(src);
+                offset += n;
+            }
+            pending.Clear();
+            filled = 0;
+        }
+        foreach (var g in grads)
+        {
+            if (g is null) continue;
+            int n = (int)g.numel();
+            if (filled + n > bucket.Length) Flush();
+            using (var cpu = g.detach().to(ScalarType.Float32, CPU).contiguous()) cpu.data<float>().CopyTo(bucket.AsSpan(filled, n), 0, 0);
+            pending.Add(g);
+            filled += n;
+        }
+        if (filled > 0) Flush();
     }
 
     /// <summary>Runs until Schedule.TotalSteps or MaxSteps more steps; saves at every SaveInterval and at the end.</summary>
@@ -86,7 +142,8 @@ public sealed class Trainer : IDisposable
         long end = Math.Min(total, _o.MaxSteps is long m ? Step + m : total);
         long first = Step;
         using var loader = new BatchLoader(_data, _o.GlobalBatchSize, _o.Seed, _o.RandomFlip, Step, warn: _log);
-        using var csv = TrainingLog.Open(_o.OutputDirectory, Step);
+        bool root = _world.IsRoot;
+        using var csv = root ? TrainingLog.Open(_o.OutputDirectory, Step) : null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lossAcc = 0; int lossCount = 0; long windowStart = Step; var window = System.Diagnostics.Stopwatch.StartNew();
         while (Step < end && !cancel.IsCancellationRequested)
@@ -97,11 +154,11 @@ public sealed class Trainer : IDisposable
             if (Step % _o.LogInterval == 0 || save)
             {
                 double ips = (Step - windowStart) * _o.GlobalBatchSize / Math.Max(window.Elapsed.TotalSeconds, 1e-9);
-                csv.Append(Step, lossAcc / lossCount, scales, ema, ips, clock.Elapsed);
+                csv?.Append(Step, lossAcc / lossCount, scales, ema, ips, clock.Elapsed);
                 progress?.Report(new(Step, total, Step - first, end - first, lossAcc / lossCount, scales, ema, ips, clock.Elapsed));
                 lossAcc = 0; lossCount = 0; windowStart = Step; window.Restart();
             }
-            if (save)
+            if (save && root)
             {
                 SaveCheckpoint();
                 progress?.Report(new(Step, total, Step - first, end - first, double.NaN, scales, ema, 0, clock.Elapsed, TrainingCheckpoints.State(_o.OutputDirectory, Step)));
@@ -124,27 +181,42 @@ public sealed class Trainer : IDisposable
         var x = tensor(batch.Images, [bs, c, s, s]).to(_device);
         var y = _model.Config.ClassCond ? tensor(batch.Labels).to(_device) : null;
         int micro = _o.Microbatch == -1 ? bs : _o.Microbatch;
+        var (lo, hi) = Communicators.Share(bs, _world.Rank, _world.Size);     // this rank's rows of the global batch
         _opt.ZeroGrad();
         double lossTotal = 0;
         for (int i = 0; i < bs; i += micro)
         {
             int n = Math.Min(micro, bs - i);
             using var microScope = NewDisposeScope();
-            var xm = x[i..(i + n)];
-            var ym = y?[i..(i + n)];
-            var noise = randn([n, c, s, s], generator: gen).to(_device);
+            // The draws cover the whole micro-batch on every rank, so each row gets the same randoms as in one process.
+            var noise = randn([n, c, s, s], generator: gen);
+            var drawn = _o.Mode == TrainingMode.Edm ? new EdmLoss().Sigmas(randn([n], generator: gen)) : Indices(n, scales, gen);
+            int a = Math.Max(i, lo), b = Math.Min(i + n, hi);
+            if (a >= b) continue;
+            var xm = x[a..b];
+            var ym = y?[a..b];
+            var noiseM = noise[(a - i)..(b - i)].to(_device);
+            var drawnM = drawn[(a - i)..(b - i)];
             Tensor loss = _o.Mode switch
             {
                 TrainingMode.Edm => new EdmLoss(WeightSchedule: _o.ResolvedWeightSchedule, SigmaData: _model.Config.SigmaData)
-                    .Compute(xm, noise, new EdmLoss().Sigmas(randn([n], generator: gen)).to(_device), Online(ym)),
+                    .Compute(xm, noiseM, drawnM.to(_device), Online(ym)),
                 _ => new ConsistencyLoss(_o.LossNorm, _o.ResolvedWeightSchedule, _o.Perceptual, _model.Config.SigmaMin, _model.Config.SigmaMax,
                                          _model.Config.Rho, _model.Config.SigmaData)
-                    .Compute(xm, noise, Indices(n, scales, gen), scales, Online(ym), Frozen(_target!, _pre, ym),
+                    .Compute(xm, noiseM, drawnM, scales, Online(ym), Frozen(_target!, _pre, ym),
                              _teacher is null || _o.Mode == TrainingMode.ConsistencyTraining ? null : Frozen(_teacher, _teacherPre, ym)),
             };
-            var mean = loss.mean();
-            mean.backward();                                           // micro-batch means add up, as upstream
-            lossTotal += mean.item<float>() * n / bs;
+            // Micro-batch means add up, as upstream; a rank holding part of a micro-batch adds its rows' share of the mean.
+            var part = b - a == n ? loss.mean() : loss.sum() / n;
+            part.backward();
+            lossTotal += part.item<float>() * n / bs;
+        }
+        if (_world.Size > 1)
+        {
+            AllreduceGradients();
+            var total = new[] { lossTotal };
+            _world.AllreduceSum(total);
+            lossTotal = total[0];
         }
         _opt.Step();
         foreach (var (rate, ema) in _emas) Ema.Update(ema, _params, rate);
