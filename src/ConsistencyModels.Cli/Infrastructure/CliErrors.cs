@@ -10,7 +10,7 @@ internal static class CliErrors
 {
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
         or CheckpointMismatchException or CheckpointFormatException or CommandParseException or CommandRuntimeException
-        or InvalidDataException or IOException or NotSupportedException or UnauthorizedAccessException;
+        or InvalidDataException or IOException or NotSupportedException or UnauthorizedAccessException or DllNotFoundException;
 
     public static void Print(Exception e)
     {
