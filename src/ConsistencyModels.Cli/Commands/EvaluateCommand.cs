@@ -2,6 +2,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Metrics;
 using ConsistencyModels.Training.Data;
@@ -27,7 +28,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [CommandOption("--feature-extractor <NAME>"), Description("inception (the official evaluator's Inception-v3, FID/IS), fmnist (the built-in Fashion-MNIST classifier, FID-FMNIST) or auto (default: fmnist for 32x32 grey samples, else inception).")]
         public string FeatureExtractor { get; init; } = "auto";
 
-        [CommandOption("--inception <FILE>"), Description("The TorchScript inception-2015-12-05.pt (default: $CM_INCEPTION, else the model cache folder).")]
+        [CommandOption("--inception <FILE>"), Description("The TorchScript inception-2015-12-05.pt, or 'inception' once downloaded with `cm download inception` (default: $CM_INCEPTION, else the download cache).")]
         public string? Inception { get; init; }
 
         [CommandOption("--num-samples <N>"), Description("Use only the first N samples (default: all).")]
@@ -142,14 +143,16 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         {
             "fmnist" => size == 32 && channels == 1 ? FashionMnistExtractor.LoadBuiltIn()
                 : throw new ArgumentException($"--feature-extractor fmnist scores 32x32 grey images; the samples are {size}x{size}x{channels}"),
-            "inception" => InceptionV3Extractor.Load(s.Inception, device),
+            "inception" => InceptionV3Extractor.Load(s.Inception is not null && DownloadCatalog.TryGet(s.Inception) is not null
+                ? ModelCache.ResolveFile(s.Inception) : s.Inception, device),
             _ => throw new ArgumentException($"--feature-extractor '{s.FeatureExtractor}': use inception, fmnist or auto"),
         };
     }
 
     private static (ImageSource? Images, GaussianStatistics? Statistics, string Name) OpenReference(Settings s, IFeatureExtractor extractor, int size, int channels)
     {
-        string? path = s.Reference;
+        string? path = s.Reference is not null && !File.Exists(s.Reference) && DownloadCatalog.TryGet(s.Reference) is not null
+            ? ModelCache.ResolveFile(s.Reference) : s.Reference;          // e.g. --reference ref_imagenet64 after `cm download`
         if (path is null)
         {
             if (extractor is not FashionMnistExtractor)
