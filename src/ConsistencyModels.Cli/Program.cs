@@ -77,6 +77,10 @@ app.Configure(config =>
     config.AddCommand<PlotCommand>("plot")
         .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")
         .WithExample("plot", "runs/cd");
+    config.AddCommand<ServeCommand>("serve")
+        .WithDescription("Open the web studio: generate and edit in the browser, with a JSON API for scripts (GET /api/models, POST /api/generate, POST /api/edit).")
+        .WithExample("serve")
+        .WithExample("serve", "--port", "8080", "--checkpoint", "runs/cd/ema_0.999_001500.pt");
     config.AddCommand<DoctorCommand>("doctor")
         .WithDescription("Show the runtime: libtorch in use and where it was loaded from, CUDA devices, CPU features (AVX-512, AMX), threads, cache folder.");
     config.AddCommand<PresetsCommand>("presets")

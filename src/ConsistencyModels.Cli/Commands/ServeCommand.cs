@@ -1,0 +1,50 @@
+// `cm serve`: the local web studio (generate and edit in the browser), bound to loopback unless told otherwise.
+using System.ComponentModel;
+using ConsistencyModels.Cli.Studio;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace ConsistencyModels.Cli.Commands;
+
+internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--port <N>"), Description("Port (default 7860).")]
+        public int Port { get; init; } = 7860;
+
+        [CommandOption("--host <ADDRESS>"), Description("Address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes the studio to the network).")]
+        public string Host { get; init; } = "127.0.0.1";
+
+        [CommandOption("--checkpoint <FILE>"), Description("Extra models (repeatable): released files by name, training checkpoints (config.json beside them), or weights of the built-in architecture.")]
+        public string[] Checkpoints { get; init; } = [];
+
+        [CommandOption("--queue <N>"), Description("Jobs that may wait (default 8); more get HTTP 429. Jobs run one at a time, each on all cores.")]
+        public int Queue { get; init; } = 8;
+
+        [CommandOption("--threads <N>"), Description("CPU threads for libtorch.")]
+        public int? Threads { get; init; }
+
+        public override ValidationResult Validate() =>
+            Port is < 0 or > 65535 ? ValidationResult.Error($"--port {Port} is not a port")
+            : Queue < 1 ? ValidationResult.Error("--queue must be at least 1") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        if (s.Threads is int t) TorchSharp.torch.set_num_threads(t);
+        using var models = new StudioModels(s.Checkpoints);
+        using var jobs = new StudioJobs(s.Queue);
+        await using var app = StudioServer.Build(s.Host, s.Port, models, jobs);
+        await app.StartAsync(cancellationToken);
+        AnsiConsole.MarkupLine($"studio: [link]{Markup.Escape(app.Urls.First())}[/]  ({models.All.Count} model(s): {Markup.Escape(string.Join(", ", models.All.Select(m => m.Name)))}); Ctrl-C stops");
+        var stopped = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopped.TrySetResult(); };
+        using var registration = cancellationToken.Register(() => stopped.TrySetResult());
+        await Task.WhenAny(stopped.Task, app.WaitForShutdownAsync(cancellationToken));
+        await app.StopAsync(CancellationToken.None);
+        return 0;
+    }
+}

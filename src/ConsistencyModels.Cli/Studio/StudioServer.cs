@@ -1,0 +1,187 @@
+// `cm serve`: the studio's HTTP side on ASP.NET Core minimal APIs: static page, JSON API, jobs with polled progress.
+using ConsistencyModels.Editing;
+using ConsistencyModels.IO.Images;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Sampling;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting;
+using ConsistencyModels.Cli.Commands;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Cli.Studio;
+
+/// <summary>Body of POST /api/generate; every field optional but the model defaults to the built-in one.</summary>
+internal sealed record GenerateBody(string? Model, string? Sampler, int? Steps, int[]? Ts, long? Seed, int[]? ClassLabels, int? Count);
+
+internal static class StudioServer
+{
+    public const int MaxSamples = 64, MaxUploadBytes = 10 << 20, MaxImageSide = 4096;
+
+    public static WebApplication Build(string host, int port, StudioModels models, StudioJobs jobs)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://{host}:{port}");
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadBytes + (1 << 20));
+        builder.Services.Configure<FormOptions>(o => o.MultipartBodyLengthLimit = MaxUploadBytes);
+        // Malformed JSON or parameters reach the middleware below as exceptions, so they get a message, not an empty 400.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        var app = builder.Build();
+        // Anything unexpected becomes a short JSON message; the server keeps running.
+        app.Use(async (ctx, next) =>
+        {
+            try { await next(ctx); }
+            catch (BadHttpRequestException e) { await Error(ctx, e.StatusCode, e.InnerException is System.Text.Json.JsonException j ? $"invalid JSON: {j.Message}" : e.Message); }
+            catch (Exception e) when (!ctx.Response.HasStarted) { await Error(ctx, 500, $"internal error: {e.GetType().Name}: {e.Message}"); }
+        });
+
+        app.MapGet("/", () => Static("index.html", "text/html; charset=utf-8"));
+        app.MapGet("/studio.js", () => Static("studio.js", "text/javascript; charset=utf-8"));
+        app.MapGet("/studio.css", () => Static("studio.css", "text/css; charset=utf-8"));
+        app.MapGet("/api/models", () => Results.Json(models.All.Select(m => m.Describe())));
+        app.MapPost("/api/generate", (GenerateBody body) => Guard(() => Generate(body, models, jobs)));
+        app.MapPost("/api/edit", async (HttpRequest request) =>
+        {
+            if (!request.HasFormContentType) return Results.BadRequest(new { error = "send the edit as multipart/form-data (fields: model, task, image, mask, seed)" });
+            var form = await request.ReadFormAsync();
+            return Guard(() => Edit(form, models, jobs));
+        });
+        app.MapGet("/api/jobs/{id}", (string id) => jobs.Get(id) is { } job ? Results.Json(job.Describe()) : NotFound($"no job '{id}'"));
+        app.MapGet("/api/jobs/{id}/grid.png", (string id) => File(jobs, id, "grid.png"));
+        app.MapGet("/api/jobs/{id}/images/{k:int}.png", (string id, int k) => File(jobs, id, $"{k:D4}.png"));
+        return app;
+    }
+
+    private static IResult Guard(Func<IResult> handler)
+    {
+        try { return handler(); }
+        catch (KeyNotFoundException e) { return NotFound(e.Message); }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)
+        {
+            return Results.BadRequest(new { error = e.Message });
+        }
+    }
+
+    private static IResult NotFound(string message) => Results.NotFound(new { error = message });
+
+    private static Task Error(HttpContext ctx, int status, string message)
+    {
+        ctx.Response.StatusCode = status;
+        return ctx.Response.WriteAsJsonAsync(new { error = message });
+    }
+
+    private static IResult Queued(StudioJob? job) => job is null
+        ? Results.Json(new { error = "the job queue is full: wait for running jobs to finish" }, statusCode: 429)
+        : Results.Accepted($"/api/jobs/{job.Id}", job.Describe());
+
+    private static IResult Generate(GenerateBody body, StudioModels models, StudioJobs jobs)
+    {
+        var m = models.Get(body.Model ?? Presets.BuiltInModels.DefaultName);
+        int count = body.Count ?? 8;
+        if (count is < 1 or > MaxSamples) throw new ArgumentException($"count must be 1-{MaxSamples} (got {count})");
+        var sampler = body.Sampler is null ? m.DefaultSampler : Parse.Sampler(body.Sampler);
+        IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep ? body.Ts ?? m.TwoStepTs
+            ?? throw new ArgumentException("multistep needs ts (grid indices, e.g. [0, 22, 39])") : null;
+        var request = new GenerationRequest
+        {
+            NumSamples = count, BatchSize = count, Seed = body.Seed ?? 42, Generator = GeneratorKind.Determ,
+            ClassLabels = body.ClassLabels is { Length: > 0 } labels ? labels : null,
+            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Steps, Ts = ts },
+        }.Validate(m.Config);                                             // bad input answers 400 now, not later in the job
+        return Queued(jobs.TryEnqueue("generate", job =>
+        {
+            job.Total = request.Sampling.Evaluations;
+            var pipeline = models.Pipeline(m);
+            var progress = new SyncProgress<GenerationProgress>(p => job.Done = p.Evaluation);
+            var result = pipeline.Generate(request, progress);
+            WriteImages(job, result.Images, result.Count, result.Height, result.Width, result.Channels, columns: Math.Min(count, 8));
+        }));
+    }
+
+    private static IResult Edit(IFormCollection form, StudioModels models, StudioJobs jobs)
+    {
+        var m = models.Get(form["model"].FirstOrDefault() ?? Presets.BuiltInModels.DefaultName);
+        var task = Parse.EditTask(form["task"].FirstOrDefault() ?? throw new ArgumentException("task is required: inpaint, colorize, superres, stroke, denoise or interpolate"));
+        int size = m.Config.ImageSize, channels = m.Config.InChannels;
+        long seed = long.TryParse(form["seed"].FirstOrDefault(), out var sd) ? sd : 42;
+        var folder = Path.Combine(Path.GetTempPath(), $"cm-studio-upload-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            Tensor? images = null, mask = null;
+            IReadOnlyList<int>? labels = int.TryParse(form["classLabel"].FirstOrDefault(), out var label) ? [label] : null;
+            if (m.Config.ResolvedNumClasses is int classes)
+            {
+                if (labels is null) throw new ArgumentException($"{m.Name} is class-conditional: choose the class of the image (classLabel 0-{classes - 1})");
+                if (label < 0 || label >= classes) throw new ArgumentException($"classLabel {label} is outside 0-{classes - 1}");
+            }
+            if (task != EditTask.Interpolate)
+            {
+                var file = form.Files["image"] ?? throw new ArgumentException($"{ImageEditor.Name(task)} needs an input image (field 'image')");
+                var path = Save(file, folder, "image");
+                images = EditInputs.FromFiles([path], size, channels).Images.DetachFromDisposeScope();
+            }
+            if (form.Files["mask"] is { } maskFile)
+            {
+                if (task != EditTask.Inpaint) throw new ArgumentException("a mask applies to inpaint only");
+                mask = EditInputs.MaskFromFile(Save(maskFile, folder, "mask"), size).DetachFromDisposeScope();
+            }
+            if (task == EditTask.Colorize && channels != 3) throw new ArgumentException($"colorize needs an RGB model; {m.Name} has {channels} channel(s)");
+            var request = new EditRequest { Task = task, Images = images, KnownMask = mask, ClassLabels = labels, Seed = seed, Pairs = 1, Frames = 8 };
+            return Queued(jobs.TryEnqueue("edit", job =>
+            {
+                using var scope = NewDisposeScope();
+                var pipeline = models.Pipeline(m);
+                job.Total = task switch { EditTask.Interpolate => 8, EditTask.Denoise => 1, _ => request.ResolvedTs.Count - 1 };
+                var r = ImageEditor.Edit(pipeline, request, step => job.Done = step.Evaluation);
+                var grid = r.Reference is null ? r.Edited : stack([r.Reference, r.Degraded!, r.Edited], 1).flatten(0, 1);
+                var (n, h, w, c) = ((int)grid.shape[0], (int)grid.shape[1], (int)grid.shape[2], (int)grid.shape[3]);
+                WriteImages(job, grid.contiguous().data<byte>().ToArray(), n, h, w, c, r.Columns);
+                job.Note = r.Reference is null ? "one row per pair of latents" : "reference | input | result";
+                images?.Dispose(); mask?.Dispose();
+            }));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
+        {
+            // Name the upload as the user called it, not by its temporary path.
+            throw new ArgumentException(e.Message.Replace(folder + Path.DirectorySeparatorChar, ""), e);
+        }
+        finally { try { Directory.Delete(folder, recursive: true); } catch (IOException) { } }
+    }
+
+    private static string Save(IFormFile file, string folder, string name)
+    {
+        if (file.Length > MaxUploadBytes) throw new ArgumentException($"{name} is {file.Length / 1e6:F1} MB; the limit is {MaxUploadBytes >> 20} MB");
+        var safe = string.Concat(Path.GetFileName(file.FileName).Select(ch => char.IsLetterOrDigit(ch) || ch is '.' or '-' or '_' ? ch : '_'));
+        var path = Path.Combine(folder, safe.Length > 0 ? safe : name);
+        using (var fs = System.IO.File.Create(path)) file.CopyTo(fs);
+        return path;
+    }
+
+    private static void WriteImages(StudioJob job, byte[] nhwc, int n, int h, int w, int c, int columns)
+    {
+        ImageIO.SaveGrid(Path.Combine(job.Folder, "grid.png"), nhwc, n, h, w, c, columns);
+        for (int i = 0; i < n; i++)
+            ImageIO.SavePng(Path.Combine(job.Folder, $"{i:D4}.png"), nhwc.AsSpan(i * h * w * c, h * w * c).ToArray(), h, w, c);
+        job.Images = n;
+    }
+
+    private static IResult File(StudioJobs jobs, string id, string name)
+    {
+        if (jobs.Get(id) is not { Status: JobStatus.Done } job) return NotFound($"job '{id}' has no finished images");
+        var path = Path.Combine(job.Folder, name);
+        return System.IO.File.Exists(path) ? Results.File(path, "image/png", $"{job.Kind}-{id}-{name}") : NotFound($"no image {name}");
+    }
+
+    private static IResult Static(string name, string contentType)
+    {
+        using var stream = typeof(StudioServer).Assembly.GetManifestResourceStream("Studio." + name)
+            ?? throw new InvalidOperationException($"the page file {name} is missing from cm");
+        using var reader = new StreamReader(stream);
+        return Results.Content(reader.ReadToEnd(), contentType);
+    }
+}
