@@ -34,7 +34,7 @@ internal sealed class StudioModels : IDisposable
         var dir = cacheDir ?? ModelCache.Directory;
         foreach (var p in CheckpointPresets.All)
             if (File.Exists(Path.Combine(dir, p.FileName)))
-                Add(new StudioModel(p.Name, "download cache", p.Model, Path.Combine(dir, p.FileName), p.DefaultSampler, p.Steps, p.TwoStepTs, null));
+                Add(new StudioModel(p.Name, "download cache", p.Model, Path.Combine(dir, p.FileName), p.DefaultSampler, p.Steps, p.TwoStepTs, ClassNames(p.Model)));
         foreach (var file in checkpointFiles) Add(FromFile(file));
     }
 
@@ -66,18 +66,26 @@ internal sealed class StudioModels : IDisposable
         var path = ModelCache.ResolveFile(file);
         var name = Path.GetFileNameWithoutExtension(path);
         if (CheckpointPresets.TryGet(name, out var preset))
-            return new StudioModel(preset!.Name, path, preset.Model, path, preset.DefaultSampler, preset.Steps, preset.TwoStepTs, null);
+            return new StudioModel(preset!.Name, path, preset.Model, path, preset.DefaultSampler, preset.Steps, preset.TwoStepTs, ClassNames(preset.Model));
         var config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "config.json");
         if (File.Exists(config))
         {
             var c = ModelConfigJson.Load(config);
             bool edm = c.Denoiser == DenoiserKind.Edm;
-            var classes = c.ResolvedNumClasses == 10 && c.ImageSize == 32 && c.InChannels == 1 ? BuiltInModels.FashionMnistClasses : null;
+            var classes = ClassNames(c);
             return new StudioModel(name, path, c, path, edm ? SamplerKind.Heun : SamplerKind.Onestep, edm ? 18 : 40, edm ? null : [0, 22, 39], classes);
         }
         var b = BuiltInModels.CdFashionMnist32;
         return new StudioModel(name, path, b.Model, path, b.DefaultSampler, b.Steps, b.TwoStepTs, BuiltInModels.FashionMnistClasses);
     }
+
+    /// <summary>Fashion-MNIST names for 10-class grey 32 px models, ImageNet names for 1000-class models.</summary>
+    private static IReadOnlyList<string>? ClassNames(ModelConfig c) => c.ResolvedNumClasses switch
+    {
+        10 when c.InChannels == 1 => BuiltInModels.FashionMnistClasses,
+        1000 => ImageNetClasses.Names,
+        _ => null,
+    };
 
     public void Dispose()
     {

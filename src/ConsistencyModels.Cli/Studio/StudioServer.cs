@@ -159,6 +159,13 @@ internal static class StudioServer
         var safe = string.Concat(Path.GetFileName(file.FileName).Select(ch => char.IsLetterOrDigit(ch) || ch is '.' or '-' or '_' ? ch : '_'));
         var path = Path.Combine(folder, safe.Length > 0 ? safe : name);
         using (var fs = System.IO.File.Create(path)) file.CopyTo(fs);
+        // Read the size from the header before anything decodes it: a small file can hold a huge image.
+        using (var codec = SkiaSharp.SKCodec.Create(path))
+        {
+            if (codec is null) throw new ArgumentException($"{name} '{file.FileName}' is not an image SkiaSharp can read (PNG, JPEG, WebP, ...)");
+            if (codec.Info.Width > MaxImageSide || codec.Info.Height > MaxImageSide)
+                throw new ArgumentException($"{name} '{file.FileName}' is {codec.Info.Width}x{codec.Info.Height}; the limit is {MaxImageSide} pixels a side");
+        }
         return path;
     }
 

@@ -161,6 +161,22 @@ public class StudioApiTests(StudioServerFixture studio) : IClassFixture<StudioSe
         Assert.Contains("'x.png'", badMessage);
         Assert.DoesNotContain("/tmp", badMessage);
 
+        // A tiny file that declares a huge image is refused from its header.
+        using (var hugeDir = new TempDir())
+        {
+            var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(5000, 8, SkiaSharp.SKColorType.Gray8));
+            using (var fs = File.Create(hugeDir.File("wide.png"))) bitmap.Encode(fs, SkiaSharp.SKEncodedImageFormat.Png, 100);
+            using var huge = new MultipartFormDataContent
+            {
+                { new StringContent("superres"), "task" },
+                { new StringContent("1"), "classLabel" },
+                { new ByteArrayContent(File.ReadAllBytes(hugeDir.File("wide.png"))), "image", "wide.png" },
+            };
+            var tooBig = await Http.PostAsync("/api/edit", huge);
+            Assert.Equal(HttpStatusCode.BadRequest, tooBig.StatusCode);
+            Assert.Contains("5000x8", await ErrorOf(tooBig));
+        }
+
         using var noLabel = new MultipartFormDataContent { { new StringContent("interpolate"), "task" } };
         var unlabelled = await Http.PostAsync("/api/edit", noLabel);
         Assert.Equal(HttpStatusCode.BadRequest, unlabelled.StatusCode);
@@ -200,5 +216,18 @@ public class StudioApiTests(StudioServerFixture studio) : IClassFixture<StudioSe
         Assert.DoesNotContain("https://", html);
         var js = await Http.GetStringAsync("/studio.js");
         Assert.Contains("/api/generate", js);
+    }
+}
+
+public class ImageNetClassNamesTests
+{
+    [Fact]
+    public void AllThousandNamesInLabelOrder()
+    {
+        var names = ConsistencyModels.Presets.ImageNetClasses.Names;
+        Assert.Equal(1000, names.Count);
+        Assert.StartsWith("tench", names[0]);
+        Assert.Equal("golden retriever", names[207]);
+        Assert.StartsWith("toilet tissue", names[999]);
     }
 }
