@@ -39,6 +39,8 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         using var jobs = new StudioJobs(s.Queue);
         await using var app = StudioServer.Build(s.Host, s.Port, models, jobs);
         await app.StartAsync(cancellationToken);
+        // Load the built-in model now, so that the first click is as quick as the next ones.
+        _ = Task.Run(() => models.Pipeline(models.Get(Presets.BuiltInModels.DefaultName)), cancellationToken);
         AnsiConsole.MarkupLine($"studio: [link]{Markup.Escape(app.Urls.First())}[/]  ({models.All.Count} model(s): {Markup.Escape(string.Join(", ", models.All.Select(m => m.Name)))}); Ctrl-C stops");
         var stopped = new TaskCompletionSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopped.TrySetResult(); };
