@@ -41,7 +41,7 @@ public class StudioBrowserTests(StudioServerFixture studio) : IClassFixture<Stud
             Assert.True(error.Length == 0, $"the page shows an error: {error}");
             var e = d.FindElement(By.Id("result"));
             var src = e.GetAttribute("src") ?? "";
-            bool loaded = (bool)((IJavaScriptExecutor)d).ExecuteScript("return arguments[0].complete && arguments[0].naturalWidth > 0", e);
+            bool loaded = ((IJavaScriptExecutor)d).ExecuteScript("return arguments[0].complete && arguments[0].naturalWidth > 0", e) is true;
             return src.Contains("/api/jobs/") && src != previous && loaded ? e : null;
         });
         return img.GetAttribute("src")!;
@@ -79,7 +79,7 @@ public class StudioBrowserTests(StudioServerFixture studio) : IClassFixture<Stud
         driver.FindElement(By.Id("image")).SendKeys(dir.File("shirt.png"));
         var canvas = driver.FindElement(By.Id("mask-canvas"));
         new Actions(driver).MoveToElement(canvas).ClickAndHold().MoveByOffset(30, 10).MoveByOffset(-20, 25).Release().Perform();
-        Assert.True((bool)((IJavaScriptExecutor)driver).ExecuteScript("return maskDirty"), "painting did not mark the mask");
+        Assert.True(((IJavaScriptExecutor)driver).ExecuteScript("return maskDirty") is true, "painting did not mark the mask");
         driver.FindElement(By.Id("edit")).Click();
         var edited = WaitForResult(driver, generated);
         Assert.NotEqual(generated, edited);
