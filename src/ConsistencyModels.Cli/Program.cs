@@ -110,11 +110,12 @@ catch (TypeInitializationException e) when (e.TypeName == "TorchSharp.torch")
 }
 catch (Exception e)
 {
-    // Under mpirun, one rank's crash must end the job rather than leave the other ranks waiting in a collective.
+    // An unexpected failure: report it once, with its stack, and exit 1 (under mpirun that ends the other ranks below).
     Console.Error.WriteLine(e);
-    Cluster.AbortOthers(1);
-    throw;
+    exitCode = 1;
 }
+// Under mpirun, a failing rank must end the job rather than leave the others waiting in a collective.
 if (exitCode != 0) Cluster.AbortOthers(exitCode);
 Cluster.Shutdown();
 return exitCode;
+

@@ -156,7 +156,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
 
     private static void Write(Settings s, EditResult r)
     {
-        Tensor grid = r.Reference is null ? r.Edited : stack([r.Reference, r.Degraded!, r.Edited], 1).flatten(0, 1);
+        Tensor grid = r.Grid();
         if (s.Zoom > 1) grid = grid.repeat_interleave(s.Zoom, 1).repeat_interleave(s.Zoom, 2);
         ImageIO.SaveGrid(s.Output, grid, r.Columns);
         AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Output)}[/]" + (r.Reference is null ? " (one row per pair of latents)" : " (per row: reference, input, result)"));

@@ -84,20 +84,15 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var console = s.Json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
 
         ImageSource samples;
-        int size, channels;
         if (IsNpz(s.Samples))
-        {
             samples = ImageSource.FromNpz(s.Samples, s.NumSamples)
                 ?? throw new ArgumentException($"{s.Samples} has no images (arr_0): give sample files written by `cm generate --npz` or `cm sample`");
-            var sampleShape = Npz.ReadHeaders(FirstNpz(s.Samples))["arr_0"].Shape;
-            (size, channels) = ((int)sampleShape[1], (int)sampleShape[3]);
-        }
         else
         {
             var data = TrainingData.Open(s.Samples, s.ImageSize, s.Channels, classCond: false);
             samples = ImageSource.FromDataset(data, 0, s.NumSamples is long n ? (int)Math.Min(n, data.Count) : null);
-            (size, channels) = (s.ImageSize, s.Channels);
         }
+        int size = samples.Height, channels = samples.Channels;
         using IFeatureExtractor extractor = OpenExtractor(s, size, channels, device);
         var (refImages, refStats, refName) = OpenReference(s, extractor, size, channels);
 
@@ -118,7 +113,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                     var task = ctx.AddTask("samples", maxValue: samples.Count);
                     sampleSet = Evaluation.Embed(extractor, samples, s.BatchSize, new SyncProgress<long>(n => task.Value = n), cancellationToken);
                 });
-            var options = new EvaluationOptions(s.BatchSize, !s.NoPrecisionRecall, 3, !s.NoKid, new KidOptions(s.KidSubsetSize, s.KidSubsets));
+            var options = new EvaluationOptions(!s.NoPrecisionRecall, 3, !s.NoKid, new KidOptions(s.KidSubsetSize, s.KidSubsets));
             var report = Evaluation.Compare(extractor, sampleSet!, refSet, refStats, options);
             if (s.Json) Console.Out.WriteLine(JsonSerializer.Serialize(ToJson(report, s, refName), new JsonSerializerOptions { WriteIndented = true }));
             else Print(report);
@@ -131,9 +126,6 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     private static bool IsNpz(string path) =>
         path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)
         || (Directory.Exists(path) && Directory.GetFiles(path, "*.npz").Length > 0 && !Directory.GetFiles(path, "*idx*").Any());
-
-    private static string FirstNpz(string path) =>
-        Directory.Exists(path) ? Directory.GetFiles(path, "*.npz").Order(StringComparer.Ordinal).First() : path;
 
     private static IFeatureExtractor OpenExtractor(Settings s, int size, int channels, Device device)
     {
@@ -164,7 +156,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         if (IsNpz(path))
         {
             var images = ImageSource.FromNpz(path, s.NumReference);
-            GaussianStatistics? stats = File.Exists(path) ? GaussianStatistics.FromNpz(Npz.Read(path)) : null;
+            GaussianStatistics? stats = File.Exists(path) ? GaussianStatistics.FromNpz(Npz.Read(path, name => name is "mu" or "sigma")) : null;
             if (images is null && stats is null) throw new ArgumentException($"{path} has neither images (arr_0) nor statistics (mu, sigma)");
             if (stats is not null && images is not null && s.NumReference is not null) { stats.Dispose(); stats = null; } // a subset: use its own statistics
             return (images, stats, stats is not null ? $"{path} (FID against its mu/sigma{(images is null ? "" : $"; {images.Count} images for P/R and KID")})" : images!.Description);

@@ -51,10 +51,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
         var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}",
-            _ => checkpoint is null
-                ? ConsistencyPipeline.LoadBuiltIn(plan.ModelName, device, precision)
-                : ConsistencyPipeline.Load(plan.Config, checkpoint, device, s.CheckpointKey, precision));
+        using var pipeline = ModelSource.LoadPipeline(plan.ModelName, plan.Config, checkpoint, s.CheckpointKey, device, precision);
         if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
                                                    (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 
@@ -84,10 +81,4 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         sink?.Finish();
         return 0;
     }
-}
-
-/// <summary>IProgress that reports synchronously on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -28,7 +28,11 @@ internal sealed record ModelSource(string Name, ModelConfig Config, bool BuiltIn
     }
 
     public ConsistencyPipeline Load(torch.Device device, Precision precision) =>
-        AnsiConsole.Status().Start($"loading {Markup.Escape(Checkpoint ?? "the built-in weights")}", _ => BuiltIn
-            ? ConsistencyPipeline.LoadBuiltIn(Name, device, precision)
-            : ConsistencyPipeline.Load(Config, Checkpoint!, device, CheckpointKey, precision));
+        LoadPipeline(Name, Config, BuiltIn ? null : Checkpoint, CheckpointKey, device, precision);
+
+    /// <summary>Loads the built-in weights (no checkpoint) or a checkpoint file, with a status line while it reads.</summary>
+    public static ConsistencyPipeline LoadPipeline(string name, ModelConfig config, string? checkpoint, string? key, torch.Device device, Precision precision) =>
+        AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}", _ => checkpoint is null
+            ? ConsistencyPipeline.LoadBuiltIn(name, device, precision)
+            : ConsistencyPipeline.Load(config, checkpoint, device, key, precision));
 }

@@ -69,10 +69,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         if (todo.Count == 0 && world.Size == 1) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
 
         var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
-        using var pipeline = AnsiConsole.Status().Start($"loading {Markup.Escape(checkpoint ?? "the built-in weights")}",
-            _ => checkpoint is null
-                ? ConsistencyPipeline.LoadBuiltIn(plan.ModelName, device, precision)
-                : ConsistencyPipeline.Load(plan.Config, checkpoint, device, s.CheckpointKey, precision));
+        using var pipeline = ModelSource.LoadPipeline(plan.ModelName, plan.Config, checkpoint, s.CheckpointKey, device, precision);
         var started = DateTime.UtcNow;
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

@@ -32,6 +32,8 @@ internal sealed class StudioJobs : IDisposable
     private readonly Task _worker;
     private readonly CancellationTokenSource _stop = new();
     private readonly string _root = Path.Combine(Path.GetTempPath(), $"cm-studio-{Environment.ProcessId}");
+    private readonly ConcurrentQueue<StudioJob> _finished = new();
+    private const int KeepFinished = 100;                   // older results (and their PNGs) are dropped
 
     public StudioJobs(int capacity = 8)
     {
@@ -69,6 +71,12 @@ internal sealed class StudioJobs : IDisposable
                 job.Error = e is ArgumentException or IOException or InvalidDataException or KeyNotFoundException or NotSupportedException
                     ? e.Message : $"internal error: {e.GetType().Name}: {e.Message}";
                 job.Status = JobStatus.Failed;
+            }
+            _finished.Enqueue(job);
+            while (_finished.Count > KeepFinished && _finished.TryDequeue(out var old))
+            {
+                _jobs.TryRemove(old.Id, out _);
+                try { Directory.Delete(old.Folder, recursive: true); } catch (IOException) { }
             }
         }
     }

@@ -138,7 +138,7 @@ internal static class StudioServer
                 var pipeline = models.Pipeline(m);
                 job.Total = task switch { EditTask.Interpolate => 8, EditTask.Denoise => 1, _ => request.ResolvedTs.Count - 1 };
                 var r = ImageEditor.Edit(pipeline, request, step => job.Done = step.Evaluation);
-                var grid = r.Reference is null ? r.Edited : stack([r.Reference, r.Degraded!, r.Edited], 1).flatten(0, 1);
+                var grid = r.Grid();
                 var (n, h, w, c) = ((int)grid.shape[0], (int)grid.shape[1], (int)grid.shape[2], (int)grid.shape[3]);
                 WriteImages(job, grid.contiguous().data<byte>().ToArray(), n, h, w, c, r.Columns);
                 job.Note = r.Reference is null ? "one row per pair of latents" : "reference | input | result";

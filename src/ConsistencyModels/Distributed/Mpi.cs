@@ -65,17 +65,15 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>True when this process was started by mpirun/mpiexec/srun with more than one rank (read from the launcher's environment).</summary>
     public static bool LaunchedWithSeveralRanks => LauncherWorldSize() is > 1;
 
-    public static int? LauncherWorldSize()
-    {
-        foreach (var name in new[] { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE" })
-            if (int.TryParse(Environment.GetEnvironmentVariable(name), out int n)) return n;
-        return null;
-    }
+    public static int? LauncherWorldSize() => FirstInteger("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE");
 
-    public static int? LauncherRank()
+    /// <summary>This process's rank as the launcher set it (readable before MPI is initialised), or null.</summary>
+    public static int? LauncherRank() => FirstInteger("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK");
+
+    private static int? FirstInteger(params string[] variables)
     {
-        foreach (var name in new[] { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK" })
-            if (int.TryParse(Environment.GetEnvironmentVariable(name), out int r)) return r;
+        foreach (var name in variables)
+            if (int.TryParse(Environment.GetEnvironmentVariable(name), out int n)) return n;
         return null;
     }
 
@@ -92,14 +90,18 @@ public sealed unsafe class MpiCommunicator : ICommunicator
                                        "libmpi.so.12 of MPICH) could be loaded: install one (Debian: apt-get install openmpi-bin) or run without mpirun");
     }
 
-    public void AllreduceSum(Span<float> values) => Allreduce(values, _float);
-    public void AllreduceSum(Span<double> values) => Allreduce(values, _double);
+    public void AllreduceSum(Span<float> values) => Allreduce(values, _float, ref _sendFloats);
+    public void AllreduceSum(Span<double> values) => Allreduce(values, _double, ref _sendDoubles);
 
-    private void Allreduce<T>(Span<T> values, IntPtr type) where T : unmanaged
+    // Send buffers kept between calls: training reduces the gradients every step. (A separate send buffer because
+    // MPI_IN_PLACE differs between implementations.)
+    private float[] _sendFloats = [];
+    private double[] _sendDoubles = [];
+
+    private void Allreduce<T>(Span<T> values, IntPtr type, ref T[] send) where T : unmanaged
     {
-        // A separate send buffer: MPI_IN_PLACE differs between implementations.
         const int Chunk = 1 << 24;
-        var send = new T[Math.Min(values.Length, Chunk)];
+        if (send.Length < Math.Min(values.Length, Chunk)) send = new T[Math.Min(values.Length, Chunk)];
         for (int start = 0; start < values.Length; start += Chunk)
         {
             var part = values.Slice(start, Math.Min(Chunk, values.Length - start));

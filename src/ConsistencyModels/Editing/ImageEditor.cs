@@ -37,7 +37,11 @@ public sealed record EditRequest
 }
 
 /// <summary>uint8 NHWC images: per reference its degraded form and the edit (interpolation: Edited is [pairs·frames], row-major).</summary>
-public sealed record EditResult(Tensor? Reference, Tensor? Degraded, Tensor Edited, int Columns);
+public sealed record EditResult(Tensor? Reference, Tensor? Degraded, Tensor Edited, int Columns)
+{
+    /// <summary>The images to show as one grid of <see cref="Columns"/> columns: per row reference, input, result (interpolation: the frames).</summary>
+    public Tensor Grid() => Reference is null ? Edited : stack([Reference, Degraded!, Edited], 1).flatten(0, 1);
+}
 
 public static class ImageEditor
 {

@@ -4,7 +4,6 @@ using static TorchSharp.torch;
 namespace ConsistencyModels.Metrics;
 
 public sealed record EvaluationOptions(
-    int BatchSize = 100,
     bool PrecisionRecall = true,
     int NearestK = 3,
     bool Kid = true,

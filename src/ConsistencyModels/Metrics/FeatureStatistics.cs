@@ -31,21 +31,12 @@ public sealed class FeatureStatistics : IDisposable
     {
         if (features.dim() != 2 || features.shape[1] != Dimension)
             throw new ArgumentException($"features must be [n, {Dimension}], got [{string.Join(", ", features.shape)}]");
-        long nb = features.shape[0];
-        if (nb == 0) return;
+        if (features.shape[0] == 0) return;
         using var scope = NewDisposeScope();
         var x = features.detach().to(ScalarType.Float64, CPU);
-        var meanB = x.mean([0]);
-        var centred = x - meanB;
-        var m2B = centred.t().matmul(centred);
-        long n = Count, total = n + nb;
-        var delta = meanB - _mean;
-        var mean = _mean + delta * ((double)nb / total);
-        var m2 = _m2 + m2B + delta.outer(delta) * ((double)n * nb / total);
-        _mean.Dispose(); _m2.Dispose();
-        _mean = mean.DetachFromDisposeScope();
-        _m2 = m2.DetachFromDisposeScope();
-        Count = total;
+        var mean = x.mean([0]);
+        var centred = x - mean;
+        Combine(features.shape[0], mean, centred.t().matmul(centred));
     }
 
     /// <summary>Merges another accumulator (e.g. from another shard or rank) into this one.</summary>
@@ -54,10 +45,16 @@ public sealed class FeatureStatistics : IDisposable
         if (other.Dimension != Dimension) throw new ArgumentException($"dimension {other.Dimension} does not match {Dimension}");
         if (other.Count == 0) return;
         using var scope = NewDisposeScope();
-        long n = Count, nb = other.Count, total = n + nb;
-        var delta = other._mean - _mean;
+        Combine(other.Count, other._mean, other._m2);
+    }
+
+    /// <summary>Chan's update: folds in a group of <paramref name="nb"/> rows with mean <paramref name="meanB"/> and centred cross-products <paramref name="m2B"/>.</summary>
+    private void Combine(long nb, Tensor meanB, Tensor m2B)
+    {
+        long n = Count, total = n + nb;
+        var delta = meanB - _mean;
         var mean = _mean + delta * ((double)nb / total);
-        var m2 = _m2 + other._m2 + delta.outer(delta) * ((double)n * nb / total);
+        var m2 = _m2 + m2B + delta.outer(delta) * ((double)n * nb / total);
         _mean.Dispose(); _m2.Dispose();
         _mean = mean.DetachFromDisposeScope();
         _m2 = m2.DetachFromDisposeScope();

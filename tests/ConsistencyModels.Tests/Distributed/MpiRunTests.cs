@@ -24,15 +24,20 @@ public class MpiRunTests
         return path;
     }
 
-    private static CmProcess.Result RunMpi(string mpirun, int ranks, TimeSpan timeout, params string[] args)
+    /// <summary>Starts <c>mpirun -np ranks dotnet cm.dll args</c> with redirected output.</summary>
+    private static Process StartMpi(string mpirun, int ranks, params string[] args)
     {
         var psi = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "dotnet", Path.Combine(AppContext.BaseDirectory, "cm.dll") }.Concat(args))
             psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
         psi.Environment["CM_CACHE_DIR"] = CmProcess.EmptyCache;
-        psi.Environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1";
-        using var p = Process.Start(psi)!;
+        return Process.Start(psi)!;
+    }
+
+    private static CmProcess.Result RunMpi(string mpirun, int ranks, TimeSpan timeout, params string[] args)
+    {
+        using var p = StartMpi(mpirun, ranks, args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout)) { p.Kill(true); throw new TimeoutException($"mpirun did not finish in {timeout} (a hang)"); }
@@ -99,13 +104,8 @@ public class MpiRunTests
     {
         if (MpiRun() is not { } mpirun || DomainClassifierTests.FashionMnistTest() is null) return;
         using var dir = new TempDir();
-        var psi = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--allow-run-as-root", "--oversubscribe", "-np", "2", "dotnet", Path.Combine(AppContext.BaseDirectory, "cm.dll"),
-                                  "train", "ct", "--preset", "fmnist32", "--data", Data, "--output", dir.File("run"), "--global-batch-size", "4",
-                                  "--total-training-steps", "100000", "--save-interval", "100000", "--sample-columns", "0", "--threads", "1" })
-            psi.ArgumentList.Add(a);
-        psi.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(psi)!;
+        using var p = StartMpi(mpirun, 2, "train", "ct", "--preset", "fmnist32", "--data", Data, "--output", dir.File("run"), "--global-batch-size", "4",
+                               "--total-training-steps", "100000", "--save-interval", "100000", "--sample-columns", "0", "--threads", "1");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         try

@@ -91,11 +91,21 @@ public class StudioApiTests(StudioServerFixture studio) : IClassFixture<StudioSe
         Assert.Equal(6, job.GetProperty("images").GetArrayLength());
         var grid = await Http.GetByteArrayAsync(job.GetProperty("grid").GetString());
         Assert.Equal((byte)0x89, grid[0]);                                   // PNG signature
-        var one = await Http.GetByteArrayAsync(job.GetProperty("images")[0].GetString());
+        // The images are those the library makes for the same request (onestep, determ noise, seed 3, class 7).
+        using var pipeline = ConsistencyModels.Pipelines.ConsistencyPipeline.LoadBuiltIn();
+        var expected = pipeline.Generate(new ConsistencyModels.Pipelines.GenerationRequest
+        {
+            NumSamples = 6, BatchSize = 6, Seed = 3, Generator = ConsistencyModels.Sampling.GeneratorKind.Determ, ClassLabels = [7],
+            Sampling = new ConsistencyModels.Sampling.SamplingOptions { Sampler = ConsistencyModels.Sampling.SamplerKind.Onestep, Steps = 40 },
+        });
         using var dir = new TempDir();
-        File.WriteAllBytes(dir.File("one.png"), one);
-        var (_, h, w) = ImageIO.LoadGray(dir.File("one.png"));
-        Assert.Equal((32, 32), (h, w));
+        for (int i = 0; i < 6; i++)
+        {
+            File.WriteAllBytes(dir.File($"{i}.png"), await Http.GetByteArrayAsync(job.GetProperty("images")[i].GetString()));
+            var (pixels, h, w) = ImageIO.LoadGray(dir.File($"{i}.png"));
+            Assert.Equal((32, 32), (h, w));
+            Assert.Equal(expected.Images.AsSpan(i * 1024, 1024).ToArray(), pixels);
+        }
     }
 
     [Fact]

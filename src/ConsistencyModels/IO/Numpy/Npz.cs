@@ -29,8 +29,11 @@ public static class Npz
         AtomicFile.Write(path, s => WriteTo(s, arrays));
     }
 
-    /// <summary>Reads every .npy entry (stored or deflated) keyed by its name without ".npy", in archive order.</summary>
-    public static IReadOnlyDictionary<string, NpyArray> Read(string path)
+    /// <summary>
+    /// Reads every .npy entry (stored or deflated) keyed by its name without ".npy", in archive order; with
+    /// <paramref name="include"/>, only the entries it accepts (the others are not decompressed).
+    /// </summary>
+    public static IReadOnlyDictionary<string, NpyArray> Read(string path, Func<string, bool>? include = null)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"npz file '{path}' does not exist.", path);
@@ -53,6 +56,7 @@ public static class Npz
                 if (!entry.FullName.EndsWith(".npy", StringComparison.Ordinal))
                     continue; // numpy exposes other members as raw bytes; they have no NpyArray form
                 var name = entry.FullName[..^4];
+                if (include is not null && !include(name)) continue;
                 using var es = entry.Open();
                 result[name] = Npy.ReadFrom(es, name, $"'{path}' entry '{entry.FullName}'");
             }

@@ -35,6 +35,7 @@ public sealed class Trainer : IDisposable
     private readonly Tensor[] _params;
     private readonly KarrasDenoiser _pre, _teacherPre;
     private readonly ICommunicator _world;
+    private float[]? _bucket;                                          // gradient staging for the MPI allreduce
 
     public long Step { get; private set; }
     public UNetModel Model => _model;
@@ -104,20 +105,26 @@ public sealed class Trainer : IDisposable
     /// <summary>Sums the gradients over ranks, in buckets of up to 16M floats (few large MPI calls).</summary>
     private void AllreduceGradients()
     {
-        var grads = _params.Select(p => p.grad).ToArray();
-        long largest = grads.Max(g => g?.numel() ?? 0);
-        var bucket = new float[Math.Max(1 << 24, largest)];
+        var grads = _params.Select(p => p.grad).OfType<Tensor>().ToArray();
+        // One staging buffer for the whole run: a step allocates nothing of gradient size.
+        _bucket ??= new float[Math.Max(1 << 24, grads.Max(g => g.numel()))];
         var pending = new List<Tensor>();
         int filled = 0;
         void Flush()
         {
-            _world.AllreduceSum(bucket.AsSpan(0, filled));
+            _world.AllreduceSum(_bucket.AsSpan(0, filled));
             int offset = 0;
             foreach (var g in pending)
             {
                 int n = (int)g.numel();
-                using var src = torch.tensor(bucket.AsSpan(offset, n).ToArray()).reshape(g.shape);
-                using (no_grad()) g.copy_(src);
+                var summed = (ReadOnlySpan<float>)_bucket.AsSpan(offset, n);
+                if (g.device_type == DeviceType.CPU && g.dtype == ScalarType.Float32 && g.is_contiguous()) g.data<float>().CopyFrom(summed, 0, 0);
+                else
+                {
+                    using var staged = zeros(g.shape, ScalarType.Float32);
+                    staged.data<float>().CopyFrom(summed, 0, 0);
+                    using (no_grad()) g.copy_(staged);
+                }
                 offset += n;
             }
             pending.Clear();
@@ -125,10 +132,9 @@ public sealed class Trainer : IDisposable
         }
         foreach (var g in grads)
         {
-            if (g is null) continue;
             int n = (int)g.numel();
-            if (filled + n > bucket.Length) Flush();
-            using (var cpu = g.detach().to(ScalarType.Float32, CPU).contiguous()) cpu.data<float>().CopyTo(bucket.AsSpan(filled, n), 0, 0);
+            if (filled + n > _bucket.Length) Flush();
+            using (var cpu = g.detach().to(ScalarType.Float32, CPU).contiguous()) cpu.data<float>().CopyTo(_bucket.AsSpan(filled, n), 0, 0);
             pending.Add(g);
             filled += n;
         }

@@ -24,143 +24,137 @@ public class FileDownloaderTests
         return File.ReadAllBytes(dir.File("c.pt"));
     }
 
-    private static (LoopbackFileServer server, HttpClient http, FileDownloader downloader) Serve(params (DownloadItem item, byte[] bytes)[] files)
+    /// <summary>A loopback server holding <paramref name="files"/>, a client, and an empty cache folder.</summary>
+    private sealed class Harness : IDisposable
     {
-        var server = new LoopbackFileServer();
-        foreach (var (item, bytes) in files) server.Add(item.RelativeUrl, bytes);
-        var http = new HttpClient();
-        return (server, http, new FileDownloader(http));
+        public LoopbackFileServer Server { get; } = new();
+        public TempDir Cache { get; } = new();
+        private readonly HttpClient _http = new();
+
+        public Harness(params (DownloadItem item, byte[] bytes)[] files)
+        {
+            foreach (var (item, bytes) in files) Server.Add(item.RelativeUrl, bytes);
+        }
+
+        public Task<CacheEntry> Download(DownloadItem item, IProgress<DownloadProgress>? progress = null) =>
+            new FileDownloader(_http).DownloadAsync(item, Cache.Path, Server.BaseUrl, progress: progress);
+
+        public void Dispose() { _http.Dispose(); Server.Dispose(); Cache.Dispose(); }
     }
 
     [Fact]
     public async Task FullDownloadIsRecordedWithItsSha256AndResolvesByName()
     {
         var bytes = CheckpointBytes(300_000, 1);
-        var (server, http, downloader) = Serve((L2, bytes));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
+        using var h = new Harness((L2, bytes));
         var reports = new List<DownloadProgress>();
-        var entry = await downloader.DownloadAsync(L2, cache.Path, server.BaseUrl, progress: new ImmediateProgress<DownloadProgress>(reports.Add));
-        Assert.Equal(bytes, File.ReadAllBytes(cache.File(L2.FileName)));
+        var entry = await h.Download(L2, new ImmediateProgress<DownloadProgress>(reports.Add));
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), entry.Sha256);
         Assert.Equal(bytes.Length, entry.Size);
         Assert.Equal(bytes.Length, reports[^1].Received);
         Assert.Equal(bytes.Length, reports[^1].Total);
-        Assert.False(File.Exists(cache.File(L2.FileName + FileDownloader.PartialSuffix)));
-        Assert.Equal(cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2", cache.Path));
-        Assert.Equal(cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2.pt", cache.Path));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix)));
+        Assert.Equal(h.Cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2", h.Cache.Path));
+        Assert.Equal(h.Cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2.pt", h.Cache.Path));
         // A second call finds the verified copy and does not ask the server again.
-        int requests = server.RangeHeaders.Count;
-        await downloader.DownloadAsync(L2, cache.Path, server.BaseUrl);
-        Assert.Equal(requests, server.RangeHeaders.Count);
+        int requests = h.Server.RangeHeaders.Count;
+        await h.Download(L2);
+        Assert.Equal(requests, h.Server.RangeHeaders.Count);
     }
 
     [Fact]
     public async Task InterruptedDownloadResumesWithARangeRequest()
     {
         var bytes = CheckpointBytes(500_000, 2);
-        var (server, http, downloader) = Serve((L2, bytes));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
-        var e = await Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(L2, cache.Path, server.BaseUrl));
+        using var h = new Harness((L2, bytes));
+        h.Server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
+        var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("run the same command again to resume", e.Message);
-        long partial = new FileInfo(cache.File(L2.FileName + FileDownloader.PartialSuffix)).Length;
+        long partial = new FileInfo(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix)).Length;
         Assert.InRange(partial, 1, bytes.Length - 1);
-        Assert.False(File.Exists(cache.File(L2.FileName)));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName)));
 
-        await downloader.DownloadAsync(L2, cache.Path, server.BaseUrl);
-        Assert.Equal($"bytes={partial}-", server.RangeHeaders[^1]);
-        Assert.Equal(bytes, File.ReadAllBytes(cache.File(L2.FileName)));
+        await h.Download(L2);
+        Assert.Equal($"bytes={partial}-", h.Server.RangeHeaders[^1]);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
     }
 
     [Fact]
     public async Task AServerThatIgnoresRangesMakesTheDownloadStartOver()
     {
         var bytes = CheckpointBytes(100_000, 3);
-        var (server, http, downloader) = Serve((L2, bytes));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        File.WriteAllBytes(cache.File(L2.FileName + FileDownloader.PartialSuffix), bytes.AsSpan(0, 1000).ToArray());
-        server.Behaviour = LoopbackFileServer.Mode.IgnoreRanges;
-        await downloader.DownloadAsync(L2, cache.Path, server.BaseUrl);
-        Assert.Equal(bytes, File.ReadAllBytes(cache.File(L2.FileName)));
+        using var h = new Harness((L2, bytes));
+        File.WriteAllBytes(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix), bytes.AsSpan(0, 1000).ToArray());
+        h.Server.Behaviour = LoopbackFileServer.Mode.IgnoreRanges;
+        await h.Download(L2);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
     }
 
     [Fact]
     public async Task NotFoundIsReportedWithTheUrl()
     {
-        var (server, http, downloader) = Serve();
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        var e = await Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(L2, cache.Path, server.BaseUrl));
+        using var h = new Harness();
+        var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("HTTP 404", e.Message);
-        Assert.Contains(L2.Url(server.BaseUrl), e.Message);
-        Assert.False(File.Exists(cache.File(L2.FileName)));
+        Assert.Contains(L2.Url(h.Server.BaseUrl), e.Message);
+        Assert.False(File.Exists(h.Cache.File(L2.FileName)));
     }
 
     [Fact]
     public async Task AnHtmlPageIsNeverTakenForWeights()
     {
-        var (server, http, downloader) = Serve((L2, CheckpointBytes(1000, 4)));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        server.Behaviour = LoopbackFileServer.Mode.Html;
-        var e = await Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(L2, cache.Path, server.BaseUrl));
+        using var h = new Harness((L2, CheckpointBytes(1000, 4)));
+        h.Server.Behaviour = LoopbackFileServer.Mode.Html;
+        var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("HTML", e.Message);
-        Assert.False(File.Exists(cache.File(L2.FileName)));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName)));
 
         // The same page sent as application/octet-stream is caught by looking at the bytes.
-        server.Behaviour = LoopbackFileServer.Mode.Normal;
-        server.Add(L2.RelativeUrl, "<!DOCTYPE html><html><body>Error</body></html>"u8.ToArray());
-        e = await Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(L2, cache.Path, server.BaseUrl));
+        h.Server.Behaviour = LoopbackFileServer.Mode.Normal;
+        h.Server.Add(L2.RelativeUrl, "<!DOCTYPE html><html><body>Error</body></html>"u8.ToArray());
+        e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("HTML", e.Message);
-        Assert.False(File.Exists(cache.File(L2.FileName)));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName)));
     }
 
     [Fact]
     public async Task ATruncatedArchiveIsDetectedAndRemoved()
     {
         var bytes = CheckpointBytes(50_000, 5);
-        var (server, http, downloader) = Serve((L2, bytes.AsSpan(0, bytes.Length - 300).ToArray()));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        var e = await Assert.ThrowsAsync<DownloadException>(() => downloader.DownloadAsync(L2, cache.Path, server.BaseUrl));
+        using var h = new Harness((L2, bytes.AsSpan(0, bytes.Length - 300).ToArray()));
+        var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("truncated", e.Message);
-        Assert.False(File.Exists(cache.File(L2.FileName)));
-        Assert.False(File.Exists(cache.File(L2.FileName + FileDownloader.PartialSuffix)));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName)));
+        Assert.False(File.Exists(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix)));
     }
 
     [Fact]
     public async Task ACorruptedCachedFileIsDetectedOnLoad()
     {
         var bytes = CheckpointBytes(20_000, 6);
-        var (server, http, downloader) = Serve((L2, bytes));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        await downloader.DownloadAsync(L2, cache.Path, server.BaseUrl);
+        using var h = new Harness((L2, bytes));
+        await h.Download(L2);
         var corrupted = (byte[])bytes.Clone();
         corrupted[corrupted.Length / 2] ^= 0xFF;                     // same size, one byte flipped
-        File.WriteAllBytes(cache.File(L2.FileName), corrupted);
-        var e = Assert.Throws<InvalidDataException>(() => ModelCache.ResolveFile("cd_imagenet64_l2", cache.Path));
+        File.WriteAllBytes(h.Cache.File(L2.FileName), corrupted);
+        var e = Assert.Throws<InvalidDataException>(() => ModelCache.ResolveFile("cd_imagenet64_l2", h.Cache.Path));
         Assert.Contains("corrupted", e.Message);
         // Touching the file without changing it is fine: the hash still matches.
-        File.WriteAllBytes(cache.File(L2.FileName), bytes);
-        Assert.Equal(cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2", cache.Path));
+        File.WriteAllBytes(h.Cache.File(L2.FileName), bytes);
+        Assert.Equal(h.Cache.File(L2.FileName), ModelCache.ResolveFile("cd_imagenet64_l2", h.Cache.Path));
     }
 
     [Fact]
     public async Task ConcurrentDownloadsOfDifferentFilesAllLand()
     {
         var files = new[] { (L2, CheckpointBytes(200_000, 7)), (Lpips, CheckpointBytes(150_000, 8)), (Ct, CheckpointBytes(100_000, 9)) };
-        var (server, http, downloader) = Serve(files);
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        await Task.WhenAll(files.Select(f => downloader.DownloadAsync(f.Item1, cache.Path, server.BaseUrl)));
-        var manifest = new CacheManifest(cache.Path).Read();
+        using var h = new Harness(files);
+        await Task.WhenAll(files.Select(f => h.Download(f.Item1)));
+        var manifest = new CacheManifest(h.Cache.Path).Read();
         foreach (var (item, bytes) in files)
         {
-            Assert.Equal(bytes, File.ReadAllBytes(cache.File(item.FileName)));
+            Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(item.FileName)));
             Assert.Equal(bytes.Length, manifest[item.FileName].Size);
         }
     }
@@ -171,29 +165,25 @@ public class FileDownloaderTests
         var reference = DownloadCatalog.TryGet("ref_imagenet64")!;
         using var tmp = new TempDir();
         Npz.Write(tmp.File("ref.npz"), NpyArray.Create<double>("mu", new double[] { 1, 2 }, 2));
-        var (server, http, downloader) = Serve((reference, File.ReadAllBytes(tmp.File("ref.npz"))));
-        using var _ = server; using var __ = http;
-        using var cache = new TempDir();
-        await downloader.DownloadAsync(reference, cache.Path, server.BaseUrl);
-        Assert.Equal(2, Npz.Read(cache.File(reference.FileName))["mu"].ElementCount);
+        using var h = new Harness((reference, File.ReadAllBytes(tmp.File("ref.npz"))));
+        await h.Download(reference);
+        Assert.Equal(2, Npz.Read(h.Cache.File(reference.FileName))["mu"].ElementCount);
     }
 
     [Fact]
     public void CliDownloadsListsAndExplainsFailures()
     {
         var bytes = CheckpointBytes(10_000, 10);
-        var (server, http, _) = Serve((L2, bytes));
-        using var __ = server; using var ___ = http;
-        using var cache = new TempDir();
-        var ok = CmProcess.Run("download", "cd_imagenet64_l2", "--base-url", server.BaseUrl, "--cache-dir", cache.Path);
+        using var h = new Harness((L2, bytes));
+        var ok = CmProcess.Run("download", "cd_imagenet64_l2", "--base-url", h.Server.BaseUrl, "--cache-dir", h.Cache.Path);
         Assert.True(ok.ExitCode == 0, ok.All);
-        Assert.Equal(bytes, File.ReadAllBytes(cache.File(L2.FileName)));
-        var list = CmProcess.Run("download", "--list", "--cache-dir", cache.Path);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
+        var list = CmProcess.Run("download", "--list", "--cache-dir", h.Cache.Path);
         Assert.Contains("cd_imagenet64_l2.pt", list.Stdout);
-        var missing = CmProcess.Run("download", "ct_cat256", "--base-url", server.BaseUrl, "--cache-dir", cache.Path);
+        var missing = CmProcess.Run("download", "ct_cat256", "--base-url", h.Server.BaseUrl, "--cache-dir", h.Cache.Path);
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("HTTP 404", missing.All);
-        var unknown = CmProcess.Run("download", "cd_imagenet64_l3", "--cache-dir", cache.Path);
+        var unknown = CmProcess.Run("download", "cd_imagenet64_l3", "--cache-dir", h.Cache.Path);
         Assert.NotEqual(0, unknown.ExitCode);
         Assert.Contains("Known: all, evaluator", unknown.All);
     }

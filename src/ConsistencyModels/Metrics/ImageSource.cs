@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Metrics;
 
-/// <summary>A finite stream of uint8 image batches [n, H, W, C] with its total count known up front.</summary>
-public sealed record ImageSource(string Description, long Count, Func<int, IEnumerable<Tensor>> Batches)
+/// <summary>A finite stream of uint8 image batches [n, H, W, C] with its total count and image shape known up front.</summary>
+public sealed record ImageSource(string Description, long Count, int Height, int Width, int Channels, Func<int, IEnumerable<Tensor>> Batches)
 {
     /// <summary>
     /// Images in <c>arr_0</c> of an npz (our <c>--npz</c> files, <c>cm sample</c> shards, official reference batches), or of
@@ -20,17 +20,21 @@ public sealed record ImageSource(string Description, long Count, Func<int, IEnum
             : File.Exists(path) ? [path] : throw new FileNotFoundException($"no npz file or folder at {path}", path);
         if (files.Length == 0) throw new FileNotFoundException($"{path} holds no .npz files", path);
         var counts = new long[files.Length];
+        long[]? first = null;
         for (int i = 0; i < files.Length; i++)
         {
             var header = Npz.ReadHeaders(files[i]);
             if (!header.TryGetValue("arr_0", out var shape)) return null;
             if (shape.Shape.Length != 4 || shape.Dtype != NpyDtype.UInt8)
                 throw new FormatException($"{files[i]}: arr_0 is {shape.Dtype} [{string.Join(", ", shape.Shape)}]; images must be uint8 [N, H, W, C]");
+            first ??= shape.Shape;
+            if (!shape.Shape.AsSpan(1).SequenceEqual(first.AsSpan(1)))
+                throw new FormatException($"{files[i]}: images are {string.Join("x", shape.Shape[1..])}, those of {files[0]} {string.Join("x", first[1..])}");
             counts[i] = shape.Shape[0];
         }
         long total = Math.Min(counts.Sum(), limit ?? long.MaxValue);
         string description = files.Length == 1 ? files[0] : $"{path} ({files.Length} shards)";
-        return new ImageSource(description, total, batchSize => Read(files, total, batchSize));
+        return new ImageSource(description, total, (int)first![1], (int)first[2], (int)first[3], batchSize => Read(files, total, batchSize));
     }
 
     private static IEnumerable<Tensor> Read(string[] files, long total, int batchSize)
@@ -54,7 +58,8 @@ public sealed record ImageSource(string Description, long Count, Func<int, IEnum
     {
         int n = count ?? data.Count - first;
         if (first < 0 || n < 1 || first + n > data.Count) throw new ArgumentException($"entries [{first}, {first + n}) are outside the dataset (0..{data.Count - 1})");
-        return new ImageSource($"{data.Describe(first)}.. ({n} images)", n, batchSize => ReadDataset(data, first, n, batchSize));
+        return new ImageSource($"{data.Describe(first)}.. ({n} images)", n, data.ImageSize, data.ImageSize, data.Channels,
+                               batchSize => ReadDataset(data, first, n, batchSize));
     }
 
     private static IEnumerable<Tensor> ReadDataset(ITrainingDataset data, int first, int n, int batchSize)
