@@ -17,6 +17,7 @@ internal static class GpuBench
 
     // --dry: the same code path on the CPU with narrow models and tiny batches, to check the script before a GPU lease.
     private static bool _dry;
+    private static bool _channelsLast = true;   // layout of the cases after "imagenet" (the fastest fp16 one when it ran)
     private static int B(int batch) => _dry ? Math.Max(1, batch / 128) : batch;
 
     public static int Run(string[] cases, bool quick, string? markdown, bool dry = false)
@@ -57,76 +58,79 @@ internal static class GpuBench
         double flops = FlopCounter.UNetForward(config, 1);
         if (Want("imagenet"))
         {
-            var variants = new (string Name, Precision P, bool Cl, bool Fast, bool Bench)[]
+            var variants = new (string Name, Precision P, bool Cl, StatisticsGroupNorm Gn)[]
             {
-                ("fp32 (TF32 convs) NCHW", Precision.Fp32, false, true, false),
-                ("fp16 NCHW, official glue", Precision.Fp16, false, false, false),
-                ("fp16 NCHW, fused glue", Precision.Fp16, false, true, false),
-                ("fp16 NCHW, fused glue, cudnn.benchmark", Precision.Fp16, false, true, true),
-                ("fp16 channels-last, fused glue", Precision.Fp16, true, true, false),
-                ("bf16 NCHW, fused glue", Precision.Bf16, false, true, false),
+                ("fp16 NCHW, libtorch GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.Never),
+                ("fp16 NCHW, statistics GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.OffCpu),
+                ("fp16 channels-last, libtorch GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.Never),
+                ("fp16 channels-last, statistics GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.OffCpu),
+                ("bf16 channels-last, statistics GroupNorm", Precision.Bf16, true, StatisticsGroupNorm.OffCpu),
+                ("fp32 (TF32 convs) NCHW, libtorch GroupNorm", Precision.Fp32, false, StatisticsGroupNorm.Never),
+                ("fp32 (TF32 convs) channels-last, statistics GroupNorm", Precision.Fp32, true, StatisticsGroupNorm.OffCpu),
             };
+            var fp16Forward = new Dictionary<(bool, StatisticsGroupNorm), double>();
             foreach (var v in variants)
             {
-                Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = v.Fast;
-                TorchRuntime.TrySetCudnnBenchmark(v.Bench);
+                Kernels.StatisticsGroupNorm = v.Gn;
                 using var p = new ConsistencyPipeline(RandomModel(config), dev, v.P, v.Cl);
                 var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
                 var forward = TimeForward(p, B(256), reps);
+                if (v.P == Precision.Fp16) fp16Forward[(v.Cl, v.Gn)] = forward.Median;
                 rows.Add(new($"ImageNet-64 UNet forward b256, {v.Name}", forward.Median, forward.Min, forward.Max, reps, B(256) * 1000 / forward.Median,
                              $"{flops * B(256) / (forward.Median / 1000) / 1e12:F0} TFLOP/s"));
                 var one = Time(() => p.Generate(req), 1, reps);
                 rows.Add(new($"ImageNet-64 one-step b256, {v.Name}", one.Median, one.Min, one.Max, reps, B(256) * 1000 / one.Median));
                 Say($"- {rows[^2].Case}: {rows[^2].MedianMs:F1} ms ({rows[^2].ImagesPerSecond:F0} img/s, {rows[^2].Note}); one-step sampling {rows[^1].ImagesPerSecond:F0} img/s");
             }
+            // The remaining cases run on the fastest fp16 setting.
+            if (fp16Forward.Count > 0)
+            {
+                var best = fp16Forward.MinBy(kv => kv.Value).Key;
+                (_channelsLast, Kernels.StatisticsGroupNorm) = best;
+                Say($"- fastest fp16 setting: channels-last {best.Item1}, statistics GroupNorm {best.Item2}; used below");
+            }
         }
-        Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
-        TorchRuntime.TrySetCudnnBenchmark(false);
-
         if (Want("blocks")) Blocks(config, dev, Say);
         if (Want("multistep"))
         {
             foreach (var prec in new[] { Precision.Fp16 })
             {
-                using var p = new ConsistencyPipeline(RandomModel(config), dev, prec, false);
+                using var p = new ConsistencyPipeline(RandomModel(config), dev, prec, _channelsLast);
                 var two = new GenerationRequest
                 {
                     NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy,
                     Sampling = new SamplingOptions { Sampler = SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] },
                 };
                 var m = Time(() => p.Generate(two), 1, reps);
-                rows.Add(new($"ImageNet-64 two-step b256, {prec} NCHW", m.Median, m.Min, m.Max, reps, B(256) * 1000 / m.Median));
+                rows.Add(new($"ImageNet-64 two-step b256, {prec} {Layout()}", m.Median, m.Min, m.Max, reps, B(256) * 1000 / m.Median));
                 Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
             }
         }
         if (Want("heun"))
         {
-            using var p = new ConsistencyPipeline(RandomModel(Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Edm))), dev, Precision.Fp16, false);
+            using var p = new ConsistencyPipeline(RandomModel(Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Edm))), dev, Precision.Fp16, _channelsLast);
             var heun = new GenerationRequest
             {
                 NumSamples = B(64), BatchSize = B(64), ClassLabels = [1], Generator = GeneratorKind.Dummy,
                 Sampling = new SamplingOptions { Sampler = SamplerKind.Heun, Steps = dry ? 2 : 40 },
             };
             var m = Time(() => p.Generate(heun), 1, quick ? 1 : 3);
-            rows.Add(new("ImageNet-64 EDM Heun 40 steps (79 NFE) b64, fp16 NCHW", m.Median, m.Min, m.Max, quick ? 1 : 3, B(64) * 1000 / m.Median));
+            rows.Add(new($"ImageNet-64 EDM Heun 40 steps (79 NFE) b64, fp16 {Layout()}", m.Median, m.Min, m.Max, quick ? 1 : 3, B(64) * 1000 / m.Median));
             Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F1} img/s");
         }
         if (Want("lsun"))
         {
             var lsun = Narrow(CheckpointPresets.Lsun256(DenoiserKind.Consistency));
-            foreach (var (name, fast, cl) in new[] { ("official glue, NCHW", false, false), ("fused glue, NCHW", true, false) })
-            {
-                Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = fast;
-                using var p = new ConsistencyPipeline(RandomModel(lsun), dev, Precision.Fp16, cl);
-                var req = new GenerationRequest { NumSamples = B(32), BatchSize = B(32), Generator = GeneratorKind.Dummy };
-                var m = Time(() => p.Generate(req), 1, reps);
-                rows.Add(new($"LSUN-256 one-step b32, fp16 {name}", m.Median, m.Min, m.Max, reps, B(32) * 1000 / m.Median));
-                Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
-            }
-            Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
+            using var p = new ConsistencyPipeline(RandomModel(lsun), dev, Precision.Fp16, _channelsLast);
+            var req = new GenerationRequest { NumSamples = B(32), BatchSize = B(32), Generator = GeneratorKind.Dummy };
+            var m = Time(() => p.Generate(req), 1, reps);
+            rows.Add(new($"LSUN-256 one-step b32, fp16 {Layout()}", m.Median, m.Min, m.Max, reps, B(32) * 1000 / m.Median));
+            Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
         }
         if (Want("train"))
         {
+            var savedGn = Kernels.StatisticsGroupNorm;
+            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;   // NCHW fp32: libtorch's GroupNorm
             using var model = RandomModel(config);
             model.to(dev).train();
             using var x = randn(B(64), 3, 64, 64, device: dev);
@@ -141,6 +145,7 @@ internal static class GpuBench
             rows.Add(new("ImageNet-64 UNet forward+backward b64, fp32 (TF32 convs)", m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median,
                          $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
             Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
+            Kernels.StatisticsGroupNorm = savedGn;
         }
 
         Say("");
@@ -151,14 +156,13 @@ internal static class GpuBench
     }
 
     // Where the forward's time goes: wall time per top-level block (device synchronised at each block boundary), and
-    // single ops on the shapes of the 64x64 level. bench/gpu/profile_official.py prints the same for the official code.
+    // single ops on the shapes of the 64x64 level in both layouts. bench/gpu/profile_official.py prints the same for
+    // the official code.
     private static void Blocks(ModelConfig config, Device dev, Action<string> say)
     {
         int batch = B(256);
-        foreach (var fast in new[] { false, true })
+        using (var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16, _channelsLast))
         {
-            Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = fast;
-            using var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16, false);
             using var x = randn(batch, 3, 64, 64, device: dev);
             using var t = full(batch, 100f, device: dev);
             using var y = randint(0, 1000, [batch], device: dev);
@@ -177,50 +181,51 @@ internal static class GpuBench
                     last = now;
                 });
             }
-            say($"- blocks, fp16 NCHW, {(fast ? "fused" : "official")} glue (ms, median of 3): " +
+            say($"- blocks, fp16 {Layout()} (ms, median of 3): " +
                 string.Join(", ", totals.Select(kv => $"{kv.Key} {kv.Value.Order().ElementAt(1):F1}")) +
                 $"; sum {totals.Values.Sum(l => l.Order().ElementAt(1)):F1}");
         }
-        Kernels.ReducedPrecisionGroupNorm = Kernels.FusedScaleShift = true;
+        var saved = Kernels.StatisticsGroupNorm;
         using var a = randn(batch, 192, 64, 64, dtype: ScalarType.Float16, device: dev);
+        using var aCl = MemoryLayout.ToChannelsLast(a);
         using var w32 = ones(192, device: dev);
         using var b32 = zeros(192, device: dev);
         using var w16 = w32.to(ScalarType.Float16);
         using var b16 = b32.to(ScalarType.Float16);
+        using var scale = zeros(batch, 192, device: dev);
         using var convW = randn(192, 192, 3, 3, dtype: ScalarType.Float16, device: dev) * 0.01;
+        using var convWCl = MemoryLayout.ToChannelsLast(convW);
         using var convB = zeros(192, dtype: ScalarType.Float16, device: dev);
         using var qkv = randn([batch, 1024, 3, 6, 64], dtype: ScalarType.Float16, device: dev);
         var ops = new (string Name, Action Op)[]
         {
             ("group_norm fp32 round trip", () => { using var f = a.to(ScalarType.Float32); using var g = nn.functional.group_norm(f, 32, w32, b32, 1e-5); using var h = g.to(ScalarType.Float16); }),
             ("group_norm fp16", () => { using var g = nn.functional.group_norm(a, 32, w16, b16, 1e-5); }),
+            ("group_norm fp16 channels-last", () => { using var g = nn.functional.group_norm(aCl, 32, w16, b16, 1e-5); }),
+            ("statistics GN", () => { using var g = GroupNorm32.FromStatistics(a, 32, 1e-5, w32, b32); }),
+            ("statistics GN channels-last", () => { using var g = GroupNorm32.FromStatistics(aCl, 32, 1e-5, w32, b32); }),
+            ("statistics GN + scale-shift channels-last", () => { using var g = GroupNorm32.FromStatistics(aCl, 32, 1e-5, w32, b32, scale, scale); }),
             ("silu", () => { using var g = nn.functional.silu(a); }),
             ("add", () => { using var g = a + a; }),
             ("conv3x3 192->192", () => { using var g = nn.functional.conv2d(a, convW, convB, padding: [1, 1]); }),
+            ("conv3x3 192->192 channels-last", () => { using var g = nn.functional.conv2d(aCl, convWCl, convB, padding: [1, 1]); }),
             ("sdpa 6 heads x 1024 tokens", () => { using var o = nn.functional.scaled_dot_product_attention(qkv.select(2, 0).transpose(1, 2), qkv.select(2, 1).transpose(1, 2), qkv.select(2, 2).transpose(1, 2)); }),
         };
         say("- ops on [" + batch + ", 192, 64, 64] fp16 (ms, median of 10): " + string.Join(", ", ops.Select(op => $"{op.Name} {Time(op.Op, 2, 10).Median:F2}")));
-        // The attention block of the 32x32 level (384 channels, 6 heads), whole and by parts.
-        using var block = new AttentionBlock(384, numHeadChannels: 64);
-        block.to(ScalarType.Float16).to(dev).eval();
-        using var xa = randn([batch, 384, 32, 32], dtype: ScalarType.Float16, device: dev);
-        using var wq = randn([1152, 384, 1, 1], dtype: ScalarType.Float16, device: dev) * 0.01;
-        using var wp = randn([384, 384, 1, 1], dtype: ScalarType.Float16, device: dev) * 0.01;
-        using var w384 = ones([384], dtype: ScalarType.Float16, device: dev);
-        using var qkvOut = nn.functional.conv2d(xa, wq);
-        using var tok = qkvOut.permute(0, 2, 3, 1).reshape(batch, 1024, 1152);
-        using var att = nn.functional.scaled_dot_product_attention(tok.view(batch, 1024, 3, 6, 64).select(2, 0).transpose(1, 2), tok.view(batch, 1024, 3, 6, 64).select(2, 1).transpose(1, 2), tok.view(batch, 1024, 3, 6, 64).select(2, 2).transpose(1, 2));
-        var parts = new (string Name, Action Op)[]
+        // The attention block of the 32x32 level (384 channels, 6 heads), in both layouts.
+        var parts = new List<string>();
+        foreach (var cl in new[] { false, true })
         {
-            ("whole block", () => { using var _ = inference_mode(); using var o = block.call(xa); }),
-            ("group_norm", () => { using var g = nn.functional.group_norm(xa, 32, w384, w384, 1e-5); }),
-            ("qkv conv1x1", () => { using var g = nn.functional.conv2d(xa, wq); }),
-            ("to tokens", () => { using var g = qkvOut.permute(0, 2, 3, 1).reshape(batch, 1024, 1152); }),
-            ("sdpa", () => { using var v = tok.view(batch, 1024, 3, 6, 64); using var o = nn.functional.scaled_dot_product_attention(v.select(2, 0).transpose(1, 2), v.select(2, 1).transpose(1, 2), v.select(2, 2).transpose(1, 2)); }),
-            ("back to NCHW", () => { using var g = att.transpose(1, 2).reshape(batch, 1024, 384).view(batch, 32, 32, 384).permute(0, 3, 1, 2).contiguous(); }),
-            ("proj conv1x1", () => { using var g = nn.functional.conv2d(xa, wp); }),
-        };
-        say("- attention block 384 ch, 32x32, fp16 (ms, median of 10): " + string.Join(", ", parts.Select(op => $"{op.Name} {Time(op.Op, 2, 10).Median:F2}")));
+            Kernels.StatisticsGroupNorm = cl ? StatisticsGroupNorm.ChannelsLastOffCpu : StatisticsGroupNorm.Never;
+            using var block = new AttentionBlock(384, numHeadChannels: 64);
+            block.to(ScalarType.Float16).to(dev).eval();
+            if (cl) foreach (var (_, prm) in block.named_parameters()) if (prm.dim() == 4) using (no_grad()) prm.set_(MemoryLayout.ToChannelsLast(prm));
+            using var xa = randn([batch, 384, 32, 32], dtype: ScalarType.Float16, device: dev);
+            using var xin = cl ? MemoryLayout.ToChannelsLast(xa) : xa.alias();
+            parts.Add($"{(cl ? "channels-last" : "NCHW")} {Time(() => { using var _ = inference_mode(); using var o = block.call(xin); }, 2, 10).Median:F2}");
+        }
+        say("- attention block 384 ch, 32x32, fp16 (ms, median of 10): " + string.Join(", ", parts));
+        Kernels.StatisticsGroupNorm = saved;
     }
 
     // Same-process CPU (fp32, the fixture-checked path) vs CUDA: UNet outputs and final images, TF32 off for the fp32 checks.
@@ -255,15 +260,29 @@ internal static class GpuBench
             var req = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8], Sampling = options, Seed = 7 };
             using var cpuP = new ConsistencyPipeline(RandomModel(cfg), CPU, Precision.Fp32, false);
             var cpuImages = cpuP.Generate(req).Images;
-            foreach (var (label, prec, cl) in new[] { ("fp32", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("fp16", Precision.Fp16, false), ("fp16 channels-last", Precision.Fp16, true), ("bf16", Precision.Bf16, false) })
+            var cases = new (string Label, Precision P, bool Cl, StatisticsGroupNorm Gn)[]
             {
+                ("fp32", Precision.Fp32, false, StatisticsGroupNorm.Never),
+                ("fp32 channels-last, statistics GN", Precision.Fp32, true, StatisticsGroupNorm.OffCpu),
+                ("fp16", Precision.Fp16, false, StatisticsGroupNorm.Never),
+                ("fp16, statistics GN", Precision.Fp16, false, StatisticsGroupNorm.OffCpu),
+                ("fp16 channels-last, statistics GN", Precision.Fp16, true, StatisticsGroupNorm.OffCpu),
+                ("bf16", Precision.Bf16, false, StatisticsGroupNorm.Never),
+                ("bf16 channels-last, statistics GN", Precision.Bf16, true, StatisticsGroupNorm.OffCpu),
+            };
+            foreach (var (label, prec, cl, gn) in cases)
+            {
+                Kernels.StatisticsGroupNorm = gn;
                 using var gpuP = new ConsistencyPipeline(RandomModel(cfg), dev, prec, cl);
                 var (max, mean) = Diff(cpuImages, gpuP.Generate(req).Images);
                 say($"- parity: {name}, CUDA {label} vs CPU fp32, 8 images: max |uint8 diff| {max}, mean {mean:F4}");
             }
         }
+        Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
         if (!_dry) backends.cudnn.allow_tf32 = tf32;
     }
+
+    private static string Layout() => (_channelsLast ? "channels-last" : "NCHW") + $", GroupNorm {Kernels.StatisticsGroupNorm}";
 
     private static ModelConfig Narrow(ModelConfig c) => _dry ? c with { NumChannels = 32, NumHeadChannels = 16 } : c;
 

@@ -42,6 +42,7 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Tensor w = Weight, b = Bias;
+        if (Kernels.UseStatisticsGroupNorm(x)) return FromStatistics(x, _groups, _eps, w, b);
         if (x.dtype == w.dtype) return nn.functional.group_norm(x, _groups, w, b, _eps);
         if (Kernels.ReducedPrecisionGroupNorm && (x.dtype == ScalarType.BFloat16 || x.dtype == ScalarType.Float16))
         {
@@ -60,5 +61,47 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
         using var b32 = b.to(ScalarType.Float32);
         using var y = nn.functional.group_norm(x32, _groups, w32, b32, _eps);
         return y.to(x.dtype);
+    }
+
+    /// <summary>Whether <see cref="NormalizeScaleShift"/> folds the scale-shift into the norm for this input.</summary>
+    internal static bool FoldsScaleShift(Tensor x) => Kernels.UseStatisticsGroupNorm(x);
+
+    /// <summary>norm(x)·(1 + scale) + shift in one pass over x (statistics path); scale, shift: float32 [N, C].</summary>
+    internal Tensor NormalizeScaleShift(Tensor x, Tensor scale, Tensor shift) => FromStatistics(x, _groups, _eps, Weight, Bias, scale, shift);
+
+    /// <summary>
+    /// GroupNorm as float32 per-sample statistics followed by one pass y = x·a + b, with a and b per sample and channel
+    /// (the affine parameters, and optionally a scale-shift (1 + scale, shift) [N, C], folded in). Reads x in its own
+    /// layout: NCHW rows of a group, or for channels-last per-channel moments over H·W (contiguous channels) pooled
+    /// per group (exact: every channel has H·W values). Statistics are accumulated in float32 by the reduction kernels.
+    /// </summary>
+    public static Tensor FromStatistics(Tensor x, int groups, double eps, Tensor weight, Tensor bias, Tensor? scale = null, Tensor? shift = null)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[0], c = x.shape[1], perGroup = c / groups;
+        Tensor mean, variance;                                                   // [N, G] float32
+        if (MemoryLayout.IsChannelsLast(x))
+        {
+            var (channelVar, channelMean) = var_mean(x.permute(0, 2, 3, 1).reshape(n, -1, c), [1L], unbiased: false);
+            var m = channelMean.to(ScalarType.Float32).view(n, groups, perGroup);
+            mean = m.mean([2L]);
+            variance = channelVar.to(ScalarType.Float32).view(n, groups, perGroup).mean([2L]) + m.var(2L, unbiased: false);
+        }
+        else
+        {
+            var (v, m) = var_mean(x.reshape(n, groups, -1), [2L], unbiased: false);
+            (variance, mean) = (v.to(ScalarType.Float32), m.to(ScalarType.Float32));
+        }
+        var rstd = (variance + eps).rsqrt_();
+        var a = (rstd.unsqueeze(2) * weight.to(ScalarType.Float32).view(groups, perGroup)).view(n, c);
+        var b = bias.to(ScalarType.Float32) - (mean.unsqueeze(2) * a.view(n, groups, perGroup)).view(n, c);
+        if (scale is not null)
+        {
+            var s1 = scale + 1;
+            a = a * s1;
+            b = b * s1 + shift!;
+        }
+        var y = addcmul(b.to(x.dtype).view(n, c, 1, 1), x, a.to(x.dtype).view(n, c, 1, 1), 1);
+        return y.MoveToOuterDisposeScope();
     }
 }

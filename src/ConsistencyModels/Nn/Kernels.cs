@@ -14,6 +14,21 @@ public static class Kernels
     /// <summary>Scale-shift norm as one <c>addcmul(shift, norm(h), 1 + scale)</c> instead of a multiply and an add. Default on.</summary>
     public static bool FusedScaleShift { get; set; } = true;
 
+    /// <summary>
+    /// Where GroupNorm is computed as per-sample statistics plus one affine pass (<see cref="GroupNorm32.FromStatistics"/>)
+    /// instead of libtorch's group_norm. libtorch's CUDA group_norm converts a channels-last input to NCHW and back;
+    /// the statistics path reads it in place and also folds a ResBlock's scale-shift into the affine pass.
+    /// </summary>
+    public static StatisticsGroupNorm StatisticsGroupNorm { get; set; } = StatisticsGroupNorm.ChannelsLastOffCpu;
+
+    internal static bool UseStatisticsGroupNorm(Tensor x) => StatisticsGroupNorm switch
+    {
+        StatisticsGroupNorm.Always => true,
+        StatisticsGroupNorm.OffCpu => x.device_type != DeviceType.CPU,
+        StatisticsGroupNorm.ChannelsLastOffCpu => x.device_type != DeviceType.CPU && MemoryLayout.IsChannelsLast(x),
+        _ => false,
+    };
+
     private static readonly ConcurrentDictionary<(DeviceType, ScalarType), bool> MixedAffine = new();
 
     /// <summary>Whether group_norm on this device takes <paramref name="x"/>'s reduced dtype with float32 weight and bias (probed once).</summary>
@@ -31,4 +46,16 @@ public static class Kernels
             }
             catch (Exception) { return false; }
         });
+}
+
+/// <summary>When GroupNorm takes the statistics path (see <see cref="Kernels.StatisticsGroupNorm"/>).</summary>
+public enum StatisticsGroupNorm
+{
+    Never,
+    /// <summary>Channels-last inputs on a GPU (libtorch's CPU group_norm has its own channels-last kernel).</summary>
+    ChannelsLastOffCpu,
+    /// <summary>Every input on a GPU.</summary>
+    OffCpu,
+    /// <summary>Every input on every device (tests, benchmarks).</summary>
+    Always,
 }

@@ -82,11 +82,19 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
             a.Dispose();
         }
 
-        var embOut = _embLayers.call(emb).to(h.dtype).unsqueeze(-1).unsqueeze(-1);   // [N, C(x2), 1, 1]
+        var embRaw = _embLayers.call(emb);                                         // [N, C(x2)] float32
         Tensor pre;
-        if (_useScaleShiftNorm)
+        if (_useScaleShiftNorm && GroupNorm32.FoldsScaleShift(h))
         {
-            var chunks = embOut.chunk(2, dim: 1);                                  // scale first, then shift
+            // Statistics-path norm: the scale-shift is folded into its single affine pass (float32 coefficients).
+            var parts = embRaw.chunk(2, dim: 1);                                   // scale first, then shift
+            pre = _outNorm.NormalizeScaleShift(h, parts[0], parts[1]);
+            h.Dispose();
+            h = _outRest.call(pre);
+        }
+        else if (_useScaleShiftNorm)
+        {
+            var chunks = embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1).chunk(2, dim: 1);
             var normed = _outNorm.call(h);
             h.Dispose();
             if (Kernels.FusedScaleShift && normed.dtype != ScalarType.Float32)
@@ -102,7 +110,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         }
         else
         {
-            pre = h + embOut;
+            pre = h + embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1);
             h.Dispose();
             h = _outLayers.call(pre);
         }

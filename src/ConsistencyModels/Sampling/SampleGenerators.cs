@@ -53,18 +53,49 @@ public static class SampleGenerators
     }
 }
 
-/// <summary>cm/random_util.py::DummyGenerator, but seeded so a run can be repeated.</summary>
-public sealed class DummyGenerator(long seed) : ISampleGenerator
+/// <summary>
+/// cm/random_util.py::DummyGenerator (the global RNG of the sampling device), but seeded so a run can be repeated.
+/// Draws on the sampling device itself, as upstream, with a generator of that device seeded with <c>seed</c>: a seed
+/// repeats on the same device type, but CPU and CUDA draw different numbers (use Determ/DetermIndiv for that).
+/// Where a device generator cannot be made, draws on the CPU and copies.
+/// </summary>
+public sealed class DummyGenerator(long seed) : ISampleGenerator, IDisposable
 {
-    private readonly Generator _rng = new Generator(unchecked((ulong)seed));
+    private readonly Dictionary<string, Generator?> _rngs = new();
 
-    public Tensor Randn(long[] shape, Device? device = null) =>
-        SampleGenerators.OnDevice(randn(shape, dtype: ScalarType.Float32, generator: _rng), device);
+    private (Generator Rng, bool OnDevice) For(Device? device)
+    {
+        string key = device is null || device.type == TorchSharp.DeviceType.CPU ? "cpu" : device.ToString();
+        if (!_rngs.TryGetValue(key, out var rng))
+        {
+            try { rng = key == "cpu" ? new Generator(unchecked((ulong)seed)) : new Generator(unchecked((ulong)seed), device!); }
+            catch (Exception) { rng = null; }
+            _rngs[key] = rng;
+        }
+        return rng is not null ? (rng, key != "cpu") : (For(null).Rng, false);
+    }
 
-    public Tensor Randint(long low, long high, long[] shape, Device? device = null) =>
-        SampleGenerators.OnDevice(randint(low, high, shape, dtype: ScalarType.Int64, generator: _rng), device);
+    public Tensor Randn(long[] shape, Device? device = null)
+    {
+        var (rng, onDevice) = For(device);
+        return onDevice ? randn(shape, dtype: ScalarType.Float32, device: device, generator: rng)
+                        : SampleGenerators.OnDevice(randn(shape, dtype: ScalarType.Float32, generator: rng), device);
+    }
+
+    public Tensor Randint(long low, long high, long[] shape, Device? device = null)
+    {
+        var (rng, onDevice) = For(device);
+        return onDevice ? randint(low, high, shape, dtype: ScalarType.Int64, device: device, generator: rng)
+                        : SampleGenerators.OnDevice(randint(low, high, shape, dtype: ScalarType.Int64, generator: rng), device);
+    }
 
     public void SetDoneSamples(int doneSamples) { }
+
+    public void Dispose()
+    {
+        foreach (var rng in _rngs.Values) rng?.Dispose();
+        _rngs.Clear();
+    }
 }
 
 /// <summary>cm/random_util.py::DeterministicGenerator: full-size draws from one stream, rows selected per rank.</summary>

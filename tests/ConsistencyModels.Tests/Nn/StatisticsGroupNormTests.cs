@@ -1,0 +1,84 @@
+// The statistics GroupNorm (per-sample moments + one affine pass, used on GPUs for channels-last activations) against
+// libtorch's group_norm, in both layouts, with and without a folded scale-shift, and through a whole checkpoint.
+using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
+using ConsistencyModels.Tests.IO;
+using ConsistencyModels.Tests.Parity;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Nn;
+
+public class StatisticsGroupNormTests
+{
+    private static (Tensor X, Tensor W, Tensor B) Inputs(ScalarType dtype = ScalarType.Float32)
+    {
+        var g = new Generator(5);
+        // A non-zero mean per channel, so that a wrong mean or a wrong group pooling shows.
+        var x = (randn([3, 64, 8, 8], generator: g) * 2 + randn([1, 64, 1, 1], generator: g) * 3).to(dtype);
+        return (x, randn([64], generator: g), randn([64], generator: g));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MatchesGroupNormInBothLayouts(bool channelsLast)
+    {
+        var (x, w, b) = Inputs();
+        using var expected = nn.functional.group_norm(x, 32, w, b, 1e-5);
+        var input = channelsLast ? MemoryLayout.ToChannelsLast(x) : x;
+        using var y = GroupNorm32.FromStatistics(input, 32, 1e-5, w, b);
+        Assert.True(Close.MaxAbsDiff(expected, y) < 2e-5, $"max |diff| {Close.MaxAbsDiff(expected, y)}");
+        Assert.Equal(channelsLast, MemoryLayout.IsChannelsLast(y));                 // the output keeps the input's layout
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FoldsTheScaleShift(bool channelsLast)
+    {
+        var (x, w, b) = Inputs();
+        var g = new Generator(9);
+        using var scale = randn([3, 64], generator: g);
+        using var shift = randn([3, 64], generator: g);
+        using var expected = nn.functional.group_norm(x, 32, w, b, 1e-5) * (scale + 1).view(3, 64, 1, 1) + shift.view(3, 64, 1, 1);
+        using var y = GroupNorm32.FromStatistics(channelsLast ? MemoryLayout.ToChannelsLast(x) : x, 32, 1e-5, w, b, scale, shift);
+        Assert.True(Close.MaxAbsDiff(expected, y) < 5e-5, $"max |diff| {Close.MaxAbsDiff(expected, y)}");
+    }
+
+    [Fact]
+    public void ReducedPrecisionStaysWithinItsRounding()
+    {
+        var (x, w, b) = Inputs(ScalarType.BFloat16);
+        using var expected = nn.functional.group_norm(x.to(ScalarType.Float32), 32, w, b, 1e-5);
+        using var y = GroupNorm32.FromStatistics(MemoryLayout.ToChannelsLast(x), 32, 1e-5, w, b);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        using var y32 = y.to(ScalarType.Float32);
+        // bf16 keeps 8 bits: outputs of a few units carry ~2^-8 relative rounding, plus the rounded mean (|mean| <= ~10).
+        double err = Close.MaxAbsDiff(expected, y32);
+        Assert.True(err < 0.1, $"bf16 statistics GroupNorm vs fp32: max |diff| {err}");
+    }
+}
+
+[Collection(GlobalRngCollection.Name)]   // flips a process-wide kernel switch: must not run beside other model tests
+public class StatisticsGroupNormModelTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ACheckpointGivesTheOfficialImagesThroughTheStatisticsPath(bool channelsLast)
+    {
+        if (FixturePaths.Unavailable()) return;
+        var config = ConsistencyModels.IO.ModelConfigJson.Load(FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"));
+        using var pipeline = ConsistencyPipeline.Load(config, FixturePaths.Require("model_imagenet64_topology.pt"), channelsLast: channelsLast);
+        var request = new GenerationRequest { NumSamples = 4, BatchSize = 4, Seed = 42, ClassLabels = [3, 917, 0, 999] };
+        var expected = ConsistencyModels.IO.Numpy.Npz.Read(FixturePaths.Require("e2e/e2e_im64_onestep_determ.npz"));
+        var saved = Kernels.StatisticsGroupNorm;
+        try
+        {
+            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.Always;
+            EndToEndTests.AssertImagesMatch(expected["arr_0"].Data, pipeline.Generate(request).Images, $"statistics GroupNorm, channels-last {channelsLast}");
+        }
+        finally { Kernels.StatisticsGroupNorm = saved; }
+    }
+}
