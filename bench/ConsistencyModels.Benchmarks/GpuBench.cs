@@ -130,22 +130,36 @@ internal static class GpuBench
         if (Want("train"))
         {
             var savedGn = Kernels.StatisticsGroupNorm;
-            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;   // NCHW fp32: libtorch's GroupNorm
-            using var model = RandomModel(config);
-            model.to(dev).train();
-            using var x = randn(B(64), 3, 64, 64, device: dev);
-            using var t = full(B(64), 100f, device: dev);
-            using var y = randint(0, 1000, [B(64)], device: dev);
-            var m = Time(() =>
+            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
+            foreach (var cl in new[] { false, true })
             {
-                using var scope = NewDisposeScope();
-                model.call(x, t, y).square().mean().backward();
-                foreach (var prm in model.parameters()) prm.grad?.zero_();
-            }, 1, reps);
-            rows.Add(new("ImageNet-64 UNet forward+backward b64, fp32 (TF32 convs)", m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median,
-                         $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
-            Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
+                using var model = RandomModel(config);
+                model.to(dev).train();
+                if (cl) model.ConvertTorso(ScalarType.Float32, channelsLast: true);   // as TrainingOptions.ChannelsLast
+                using var x = randn(B(64), 3, 64, 64, device: dev);
+                using var t = full(B(64), 100f, device: dev);
+                using var y = randint(0, 1000, [B(64)], device: dev);
+                var m = Time(() =>
+                {
+                    using var scope = NewDisposeScope();
+                    model.call(x, t, y).square().mean().backward();
+                    foreach (var prm in model.parameters()) prm.grad?.zero_();
+                }, 1, reps);
+                rows.Add(new($"ImageNet-64 UNet forward+backward b64, fp32 (TF32 convs), {(cl ? "channels-last, statistics GroupNorm" : "NCHW, libtorch GroupNorm")}",
+                             m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median, $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
+                Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
+            }
             Kernels.StatisticsGroupNorm = savedGn;
+        }
+        if (Want("defaults"))
+        {
+            // The library's defaults (layout and GroupNorm path chosen by ConsistencyPipeline), fp16 one-step.
+            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
+            using var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16);
+            var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
+            var m = Time(() => p.Generate(req), 1, reps);
+            rows.Add(new($"ImageNet-64 one-step b256, fp16, library defaults (channels-last {p.Model.ChannelsLast})", m.Median, m.Min, m.Max, reps, B(256) * 1000 / m.Median));
+            Say($"- {rows[^1].Case}: {rows[^1].ImagesPerSecond:F0} img/s");
         }
 
         Say("");

@@ -2,7 +2,7 @@
 // matmul rate as the yardstick. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
-//   ... -- --device cuda [--cases yardstick,parity,imagenet,multistep,heun,lsun,train] [--quick] [--markdown FILE]   (GpuBench.cs)
+//   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;

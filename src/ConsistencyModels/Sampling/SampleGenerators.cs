@@ -55,47 +55,34 @@ public static class SampleGenerators
 
 /// <summary>
 /// cm/random_util.py::DummyGenerator (the global RNG of the sampling device), but seeded so a run can be repeated.
-/// Draws on the sampling device itself, as upstream, with a generator of that device seeded with <c>seed</c>: a seed
-/// repeats on the same device type, but CPU and CUDA draw different numbers (use Determ/DetermIndiv for that).
-/// Where a device generator cannot be made, draws on the CPU and copies.
+/// On the CPU: a private generator seeded with <c>seed</c>. On CUDA it draws on the device itself, as upstream: from
+/// the device's default generator, seeded with <c>seed</c> when this generator first draws there (TorchSharp 0.107
+/// creates only CPU generators). A seed repeats on the same device type; CPU and CUDA draw different numbers (use
+/// Determ/DetermIndiv for that).
 /// </summary>
 public sealed class DummyGenerator(long seed) : ISampleGenerator, IDisposable
 {
-    private readonly Dictionary<string, Generator?> _rngs = new();
+    private readonly Generator _cpu = new(unchecked((ulong)seed));
+    private bool _cudaSeeded;
 
-    private (Generator Rng, bool OnDevice) For(Device? device)
+    private bool OnCuda(Device? device)
     {
-        string key = device is null || device.type == TorchSharp.DeviceType.CPU ? "cpu" : device.ToString();
-        if (!_rngs.TryGetValue(key, out var rng))
-        {
-            try { rng = key == "cpu" ? new Generator(unchecked((ulong)seed)) : new Generator(unchecked((ulong)seed), device!); }
-            catch (Exception) { rng = null; }
-            _rngs[key] = rng;
-        }
-        return rng is not null ? (rng, key != "cpu") : (For(null).Rng, false);
+        if (device is null || device.type != TorchSharp.DeviceType.CUDA) return false;
+        if (!_cudaSeeded) { cuda.manual_seed(seed); _cudaSeeded = true; }
+        return true;
     }
 
-    public Tensor Randn(long[] shape, Device? device = null)
-    {
-        var (rng, onDevice) = For(device);
-        return onDevice ? randn(shape, dtype: ScalarType.Float32, device: device, generator: rng)
-                        : SampleGenerators.OnDevice(randn(shape, dtype: ScalarType.Float32, generator: rng), device);
-    }
+    public Tensor Randn(long[] shape, Device? device = null) => OnCuda(device)
+        ? randn(shape, dtype: ScalarType.Float32, device: device)
+        : SampleGenerators.OnDevice(randn(shape, dtype: ScalarType.Float32, generator: _cpu), device);
 
-    public Tensor Randint(long low, long high, long[] shape, Device? device = null)
-    {
-        var (rng, onDevice) = For(device);
-        return onDevice ? randint(low, high, shape, dtype: ScalarType.Int64, device: device, generator: rng)
-                        : SampleGenerators.OnDevice(randint(low, high, shape, dtype: ScalarType.Int64, generator: rng), device);
-    }
+    public Tensor Randint(long low, long high, long[] shape, Device? device = null) => OnCuda(device)
+        ? randint(low, high, shape, dtype: ScalarType.Int64, device: device)
+        : SampleGenerators.OnDevice(randint(low, high, shape, dtype: ScalarType.Int64, generator: _cpu), device);
 
     public void SetDoneSamples(int doneSamples) { }
 
-    public void Dispose()
-    {
-        foreach (var rng in _rngs.Values) rng?.Dispose();
-        _rngs.Clear();
-    }
+    public void Dispose() => _cpu.Dispose();
 }
 
 /// <summary>cm/random_util.py::DeterministicGenerator: full-size draws from one stream, rows selected per rank.</summary>

@@ -47,6 +47,27 @@ public class StatisticsGroupNormTests
     }
 
     [Fact]
+    public void GradientsMatchGroupNorm()
+    {
+        // Training a channels-last model on a GPU takes this path: its gradients must be GroupNorm's.
+        var (x0, w0, b0) = Inputs();
+        Tensor[] Grads(bool statistics)
+        {
+            var x = MemoryLayout.ToChannelsLast(x0).requires_grad_();
+            var w = w0.clone().requires_grad_();
+            var b = b0.clone().requires_grad_();
+            using var weights = linspace(-1, 1, x0.numel()).view(x0.shape);
+            var y = statistics ? GroupNorm32.FromStatistics(x, 32, 1e-5, w, b) : nn.functional.group_norm(x, 32, w, b, 1e-5);
+            (y * weights).sum().backward();
+            return [x.grad!, w.grad!, b.grad!];
+        }
+        var expected = Grads(false);
+        var actual = Grads(true);
+        for (int i = 0; i < 3; i++)
+            Assert.True(Close.MaxAbsDiff(expected[i], actual[i]) < 1e-4, $"gradient {i}: max |diff| {Close.MaxAbsDiff(expected[i], actual[i])}");
+    }
+
+    [Fact]
     public void ReducedPrecisionStaysWithinItsRounding()
     {
         var (x, w, b) = Inputs(ScalarType.BFloat16);
