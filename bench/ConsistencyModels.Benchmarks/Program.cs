@@ -2,6 +2,7 @@
 // matmul rate as the yardstick. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
+//   ... -- --suite precision [--quick]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
@@ -34,7 +35,7 @@ for (int i = 0; i < args.Length; i++)
 if (threads is int t) set_num_threads(t);
 if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
 if (suite == "training") return TrainingBench.Run(quick, markdown);
-if (suite is not null && suite != "sampling") { Console.Error.WriteLine($"--suite must be sampling (default) or training (got {suite})"); return 2; }
+if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision or training (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();
@@ -63,6 +64,14 @@ UNetModel NewModel()
 }
 
 var request = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8] };
+if (suite == "precision")
+{
+    // Only the interleaved fp32 / fp32 channels-last / bf16 comparison (~4 min): the bf16 speed-up within one run.
+    var lines0 = Interleaved(NewModel, request, reps).Select(n => "- " + n).Prepend($"threads {get_num_threads()}; {CpuFeatures.Describe(Precision.Bf16)}").ToList();
+    foreach (var l in lines0) Console.WriteLine(l);
+    if (markdown is not null) File.WriteAllLines(markdown, lines0);
+    return 0;
+}
 var images = new Dictionary<string, byte[]>();
 double forwardFp32B8 = 0, onestepFp32B8 = 0;
 foreach (var (label, precision, channelsLast) in new[] { ("fp32", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) })
@@ -113,25 +122,7 @@ foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
     notes.Add($"{label} vs fp32, one-step images (random weights, 8 images): max |uint8 diff| = {max}, mean = {(double)sum / img.Length:F3}");
 }
 
-// Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
-{
-    var variants = new[] { ("fp32 NCHW", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) }
-        .Select(v => (Name: v.Item1, Pipeline: new ConsistencyPipeline(NewModel(), precision: v.Item2, channelsLast: v.Item3))).ToArray();
-    foreach (var v in variants) v.Pipeline.Generate(request);
-    var times = variants.Select(_ => new List<double>()).ToArray();
-    for (int r = 0; r < reps; r++)
-        for (int i = 0; i < variants.Length; i++)
-        {
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            variants[i].Pipeline.Generate(request);
-            times[i].Add(sw.Elapsed.TotalMilliseconds);
-        }
-    var medians = times.Select(ts => ts.Order().ElementAt(ts.Count / 2)).ToArray();
-    for (int i = 0; i < variants.Length; i++)
-        notes.Add($"interleaved one-step sampling, batch 8, {reps} runs each: {variants[i].Name} median {medians[i]:F0} ms " +
-                  $"(min {times[i].Min():F0}, max {times[i].Max():F0}) = {8000 / medians[i]:F2} img/s; x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
-    foreach (var v in variants) v.Pipeline.Dispose();
-}
+notes.AddRange(Interleaved(NewModel, request, reps));
 
 if (!skipTraining)
 {
@@ -182,3 +173,26 @@ lines.AddRange(notes.Select(n => "- " + n));
 foreach (var l in lines) Console.WriteLine(l);
 if (markdown is not null) File.WriteAllLines(markdown, lines);
 return 0;
+
+// Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
+static List<string> Interleaved(Func<UNetModel> newModel, GenerationRequest request, int reps)
+{
+    var notes = new List<string>();
+    var variants = new[] { ("fp32 NCHW", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) }
+        .Select(v => (Name: v.Item1, Pipeline: new ConsistencyPipeline(newModel(), precision: v.Item2, channelsLast: v.Item3))).ToArray();
+    foreach (var v in variants) v.Pipeline.Generate(request);
+    var times = variants.Select(_ => new List<double>()).ToArray();
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < variants.Length; i++)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            variants[i].Pipeline.Generate(request);
+            times[i].Add(sw.Elapsed.TotalMilliseconds);
+        }
+    var medians = times.Select(ts => ts.Order().ElementAt(ts.Count / 2)).ToArray();
+    for (int i = 0; i < variants.Length; i++)
+        notes.Add($"interleaved one-step sampling, batch 8, {reps} runs each: {variants[i].Name} median {medians[i]:F0} ms " +
+                  $"(min {times[i].Min():F0}, max {times[i].Max():F0}) = {8000 / medians[i]:F2} img/s; x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
+    foreach (var v in variants) v.Pipeline.Dispose();
+    return notes;
+}
