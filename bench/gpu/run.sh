@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call: .NET GPU benchmark + parity (published to .gpu/bench with -p:LibTorchBackend=none, run on the
 # machine's PyTorch libtorch), then the official-code baseline on the same card. Results land in $OUT.
-# Prepare here: bench/gpu/prepare.sh ; then run on the device with carry [".gpu"]: bash bench/gpu/run.sh
+# Prepare here: bench/gpu/prepare.sh ; then run on the device with carry [".gpu/bench", ".gpu/dotnet-runtime.tar.xz"]: bash bench/gpu/run.sh
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 mkdir -p /tmp/dn && tar -xJf .gpu/dotnet-runtime.tar.xz -C /tmp/dn

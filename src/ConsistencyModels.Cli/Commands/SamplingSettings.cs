@@ -53,7 +53,7 @@ internal class SamplingSettings : CommandSettings
     [CommandOption("--seed <N>"), Description("Random seed (default 42, as the official script).")]
     public long? Seed { get; init; }
 
-    [CommandOption("--generator <NAME>"), Description("determ (one stream, sample i always gets the same noise) | determ-indiv (one stream per sample) | dummy (one stream, batch-shaped draws). Default: the preset's.")]
+    [CommandOption("--generator <NAME>"), Description("determ (one stream, sample i always gets the same noise) | determ-indiv (one stream per sample) | dummy (batch-shaped draws on the sampling device, as the official global RNG: CPU and CUDA differ). Default: the preset's.")]
     public string? Generator { get; init; }
 
     [CommandOption("--official-batch-noise"), Description("Do not advance the generator per batch: reproduces image_sample.py exactly, whose batches after the first depend on --batch-size.")]
