@@ -41,7 +41,7 @@ internal static class Harness
     public static long PeakRssMb()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+            if (line.StartsWith("VmHWM:")) return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;   // "VmHWM:\t12345678 kB": tab, no space, from 10 GB
         return -1;
     }
 }

@@ -58,7 +58,7 @@ public static class ImageEditor
             throw new ArgumentException($"colorize needs an RGB model; this one has {c} channel{(c == 1 ? "" : "s")}");
         var labels = Labels(r.ClassLabels, n, config.ResolvedNumClasses, pipeline.Device);
         var f = pipeline.CreateDenoiser(labels);
-        var rng = SampleGenerators.Create(r.Generator, n, r.Seed);
+        using var rng = SampleGenerators.Create(r.Generator, n, r.Seed);
         var device = pipeline.Device;
 
         if (r.Task == EditTask.Interpolate)

@@ -73,9 +73,12 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
     /// GroupNorm as float32 per-sample statistics followed by one pass y = x·a + b, with a and b per sample and channel
     /// (the affine parameters, and optionally a scale-shift (1 + scale, shift) [N, C], folded in). Reads x in its own
     /// layout: NCHW rows of a group, or for channels-last per-channel moments over H·W (contiguous channels) pooled
-    /// per group (exact: every channel has H·W values). The reduction kernels accumulate in float32; their moments are
-    /// rounded once to x's dtype (var_mean has no dtype argument) before the float32 pooling and coefficients. On an
-    /// H100, fp16/bf16 images stay within 1 uint8 level of fp32 (docs/performance.md); fp32 images are identical.
+    /// per group (exact: every channel has H·W values). The reduction kernels accumulate in float32; their results are
+    /// rounded once to x's dtype (std_mean has no dtype argument; the standard deviation, not the variance, so that fp16
+    /// cannot overflow below std 65504) before the float32 pooling and coefficients. In reduced precision the folded
+    /// offset b ≈ bias − mean·a is rounded too, so the error grows with |mean|/std (bf16: ~(|mean|/std)·2⁻⁹), where
+    /// libtorch's grows with |y|. On an H100, fp16/bf16 images stay within 1 uint8 level of fp32
+    /// (docs/performance.md); fp32 images are identical.
     /// </summary>
     public static Tensor FromStatistics(Tensor x, int groups, double eps, Tensor weight, Tensor bias, Tensor? scale = null, Tensor? shift = null)
     {
@@ -84,15 +87,15 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
         Tensor mean, variance;                                                   // [N, G] float32
         if (MemoryLayout.IsChannelsLast(x))
         {
-            var (channelVar, channelMean) = var_mean(x.permute(0, 2, 3, 1).reshape(n, -1, c), [1L], unbiased: false);
+            var (channelStd, channelMean) = std_mean(x.permute(0, 2, 3, 1).reshape(n, -1, c), [1L], unbiased: false);
             var m = channelMean.to(ScalarType.Float32).view(n, groups, perGroup);
             mean = m.mean([2L]);
-            variance = channelVar.to(ScalarType.Float32).view(n, groups, perGroup).mean([2L]) + m.var(2L, unbiased: false);
+            variance = channelStd.to(ScalarType.Float32).square().view(n, groups, perGroup).mean([2L]) + m.var(2L, unbiased: false);
         }
         else
         {
-            var (v, m) = var_mean(x.reshape(n, groups, -1), [2L], unbiased: false);
-            (variance, mean) = (v.to(ScalarType.Float32), m.to(ScalarType.Float32));
+            var (sd, m) = std_mean(x.reshape(n, groups, -1), [2L], unbiased: false);
+            (variance, mean) = (sd.to(ScalarType.Float32).square(), m.to(ScalarType.Float32));
         }
         var rstd = (variance + eps).rsqrt_();
         var a = (rstd.unsqueeze(2) * weight.to(ScalarType.Float32).view(groups, perGroup)).view(n, c);

@@ -1,5 +1,6 @@
-// Switches for the fused / reduced-traffic paths of the UNet glue; turning them off reproduces the official op sequence
-// (used by the benchmark to measure what each path buys).
+// Switches for the fused / reduced-traffic paths of the UNet glue; turning them all off (StatisticsGroupNorm = Never,
+// the two bools false) reproduces the official op sequence (used by the benchmark to measure what each path buys).
+// Where the statistics GroupNorm runs, the two bools do not apply: it has no float32 round trip and folds the scale-shift.
 using System.Collections.Concurrent;
 using TorchSharp;
 using static TorchSharp.torch;

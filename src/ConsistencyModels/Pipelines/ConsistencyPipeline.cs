@@ -113,7 +113,7 @@ public sealed class ConsistencyPipeline : IDisposable
         request.Validate(Config);
         int n = request.NumSamples, size = Config.ImageSize, ch = Config.InChannels, bs = request.BatchSize;
         long[]? labels = ResolveLabels(request);
-        var rng = SampleGenerators.Create(request.Generator, n, request.Seed);
+        using var rng = SampleGenerators.Create(request.Generator, n, request.Seed);
         int first = request.FirstSample, end = request.ResolvedEndSample;
         int batches = (end - first + bs - 1) / bs, evals = request.Sampling.Evaluations;
 

@@ -15,11 +15,15 @@ public enum GeneratorKind
 }
 
 /// <summary>
-/// Draws noise in the same order and shapes as the official generators. All draws use libtorch CPU generators and
-/// are then moved to the requested device, so CPU and CUDA runs see the same numbers.
+/// Draws noise in the same order and shapes as the official generators. Determ and DetermIndiv draw on libtorch CPU
+/// generators and move the numbers to the requested device, so CPU and CUDA runs see the same numbers; Dummy draws on
+/// the device itself (see <see cref="DummyGenerator"/>).
 /// </summary>
-public interface ISampleGenerator
+public interface ISampleGenerator : IDisposable
 {
+    /// <summary>Releases the native generators (none by default).</summary>
+    void IDisposable.Dispose() { }
+
     Tensor Randn(long[] shape, Device? device = null);
     Tensor RandnLike(Tensor like) => Randn(like.shape, like.device);
     Tensor Randint(long low, long high, long[] shape, Device? device = null);
@@ -58,9 +62,10 @@ public static class SampleGenerators
 /// On the CPU: a private generator seeded with <c>seed</c>. On CUDA it draws on the device itself, as upstream: from
 /// the device's default generator, seeded with <c>seed</c> when this generator first draws there (TorchSharp 0.107
 /// creates only CPU generators). A seed repeats on the same device type; CPU and CUDA draw different numbers (use
-/// Determ/DetermIndiv for that).
+/// Determ/DetermIndiv for that). The CUDA generator is process-wide: two Dummy generators drawing on CUDA at the same
+/// time share (and reseed) one stream.
 /// </summary>
-public sealed class DummyGenerator(long seed) : ISampleGenerator, IDisposable
+public sealed class DummyGenerator(long seed) : ISampleGenerator
 {
     private readonly Generator _cpu = new(unchecked((ulong)seed));
     private bool _cudaSeeded;
@@ -68,7 +73,7 @@ public sealed class DummyGenerator(long seed) : ISampleGenerator, IDisposable
     private bool OnCuda(Device? device)
     {
         if (device is null || device.type != TorchSharp.DeviceType.CUDA) return false;
-        if (!_cudaSeeded) { cuda.manual_seed(seed); _cudaSeeded = true; }
+        if (!_cudaSeeded) { cuda.manual_seed_all(seed); _cudaSeeded = true; }   // every GPU: cuda:N draws from its own
         return true;
     }
 
@@ -86,7 +91,7 @@ public sealed class DummyGenerator(long seed) : ISampleGenerator, IDisposable
 }
 
 /// <summary>cm/random_util.py::DeterministicGenerator: full-size draws from one stream, rows selected per rank.</summary>
-public sealed class DeterministicGenerator : ISampleGenerator
+public sealed class DeterministicGenerator : ISampleGenerator, IDisposable
 {
     private readonly int _numSamples, _rank, _worldSize;
     private readonly long _seed;
@@ -122,10 +127,12 @@ public sealed class DeterministicGenerator : ISampleGenerator
         _doneSamples = doneSamples;
         _rng.manual_seed(_seed);
     }
+
+    public void Dispose() => _rng.Dispose();
 }
 
 /// <summary>cm/random_util.py::DeterministicIndividualGenerator: one stream per sample, each drawing [1, ...].</summary>
-public sealed class DeterministicIndividualGenerator : ISampleGenerator
+public sealed class DeterministicIndividualGenerator : ISampleGenerator, IDisposable
 {
     private readonly int _numSamples, _rank, _worldSize;
     private readonly Generator[] _rngs;
@@ -159,4 +166,6 @@ public sealed class DeterministicIndividualGenerator : ISampleGenerator
     }
 
     public void SetDoneSamples(int doneSamples) => _doneSamples = doneSamples;
+
+    public void Dispose() { foreach (var g in _rngs) g.Dispose(); }
 }
