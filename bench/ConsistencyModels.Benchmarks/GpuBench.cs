@@ -19,6 +19,22 @@ internal static class GpuBench
     private static bool _dry;
     private static bool _channelsLast = true;
 
+    private sealed record Setting(string Name, Precision P, bool Cl, StatisticsGroupNorm Gn);
+
+    // The precision x layout x GroupNorm combinations that the throughput and parity cases both run (fp32: TF32
+    // convolutions in the throughput rows, TF32 off for parity).
+    private static readonly Setting[] Settings =
+    [
+        new("fp32 NCHW, libtorch GroupNorm", Precision.Fp32, false, StatisticsGroupNorm.Never),
+        new("fp32 channels-last, statistics GroupNorm", Precision.Fp32, true, StatisticsGroupNorm.OffCpu),
+        new("fp16 NCHW, libtorch GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.Never),
+        new("fp16 NCHW, statistics GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.OffCpu),
+        new("fp16 channels-last, libtorch GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.Never),
+        new("fp16 channels-last, statistics GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.OffCpu),
+        new("bf16 NCHW, libtorch GroupNorm", Precision.Bf16, false, StatisticsGroupNorm.Never),
+        new("bf16 channels-last, statistics GroupNorm", Precision.Bf16, true, StatisticsGroupNorm.OffCpu),
+    ];
+
     // A --dry run is on the CPU, where OffCpu never takes the statistics path: there the rows use it everywhere.
     private static StatisticsGroupNorm Gn(StatisticsGroupNorm wanted) => _dry && wanted == StatisticsGroupNorm.OffCpu ? StatisticsGroupNorm.Always : wanted;   // layout of the cases after "imagenet" (the fastest fp16 one when it ran)
     private static int B(int batch) => _dry ? Math.Max(1, batch / 128) : batch;
@@ -61,18 +77,8 @@ internal static class GpuBench
         double flops = FlopCounter.UNetForward(config, 1);
         if (Want("imagenet"))
         {
-            var variants = new (string Name, Precision P, bool Cl, StatisticsGroupNorm Gn)[]
-            {
-                ("fp16 NCHW, libtorch GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.Never),
-                ("fp16 NCHW, statistics GroupNorm", Precision.Fp16, false, StatisticsGroupNorm.OffCpu),
-                ("fp16 channels-last, libtorch GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.Never),
-                ("fp16 channels-last, statistics GroupNorm", Precision.Fp16, true, StatisticsGroupNorm.OffCpu),
-                ("bf16 channels-last, statistics GroupNorm", Precision.Bf16, true, StatisticsGroupNorm.OffCpu),
-                ("fp32 (TF32 convs) NCHW, libtorch GroupNorm", Precision.Fp32, false, StatisticsGroupNorm.Never),
-                ("fp32 (TF32 convs) channels-last, statistics GroupNorm", Precision.Fp32, true, StatisticsGroupNorm.OffCpu),
-            };
             var fp16Forward = new Dictionary<(bool, StatisticsGroupNorm), double>();
-            foreach (var v in variants)
+            foreach (var v in Settings)
             {
                 Kernels.StatisticsGroupNorm = Gn(v.Gn);
                 using var p = new ConsistencyPipeline(RandomModel(config), dev, v.P, v.Cl);
@@ -277,17 +283,7 @@ internal static class GpuBench
             var req = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8], Sampling = options, Seed = 7 };
             using var cpuP = new ConsistencyPipeline(RandomModel(cfg), CPU, Precision.Fp32, false);
             var cpuImages = cpuP.Generate(req).Images;
-            var cases = new (string Label, Precision P, bool Cl, StatisticsGroupNorm Gn)[]
-            {
-                ("fp32", Precision.Fp32, false, StatisticsGroupNorm.Never),
-                ("fp32 channels-last, statistics GN", Precision.Fp32, true, StatisticsGroupNorm.OffCpu),
-                ("fp16", Precision.Fp16, false, StatisticsGroupNorm.Never),
-                ("fp16, statistics GN", Precision.Fp16, false, StatisticsGroupNorm.OffCpu),
-                ("fp16 channels-last, statistics GN", Precision.Fp16, true, StatisticsGroupNorm.OffCpu),
-                ("bf16", Precision.Bf16, false, StatisticsGroupNorm.Never),
-                ("bf16 channels-last, statistics GN", Precision.Bf16, true, StatisticsGroupNorm.OffCpu),
-            };
-            foreach (var (label, prec, cl, gn) in cases)
+            foreach (var (label, prec, cl, gn) in Settings)
             {
                 Kernels.StatisticsGroupNorm = Gn(gn);
                 using var gpuP = new ConsistencyPipeline(RandomModel(cfg), dev, prec, cl);

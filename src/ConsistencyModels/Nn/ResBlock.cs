@@ -83,6 +83,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         }
 
         var embRaw = _embLayers.call(emb);                                         // [N, C(x2)] float32
+        Tensor EmbAsMap() => embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1);      // [N, C(x2), 1, 1] in the torso dtype
         Tensor pre;
         if (_useScaleShiftNorm && GroupNorm32.FoldsScaleShift(h))
         {
@@ -94,7 +95,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         }
         else if (_useScaleShiftNorm)
         {
-            var chunks = embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1).chunk(2, dim: 1);
+            var chunks = EmbAsMap().chunk(2, dim: 1);
             var normed = _outNorm.call(h);
             h.Dispose();
             if (Kernels.FusedScaleShift && normed.dtype != ScalarType.Float32)
@@ -110,7 +111,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         }
         else
         {
-            pre = h + embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1);
+            pre = h + EmbAsMap();
             h.Dispose();
             h = _outLayers.call(pre);
         }
