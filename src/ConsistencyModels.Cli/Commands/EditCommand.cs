@@ -3,6 +3,7 @@ using System.ComponentModel;
 using ConsistencyModels.Editing;
 using ConsistencyModels.IO.Images;
 using ConsistencyModels.Nn;
+using ConsistencyModels.Presets;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using static TorchSharp.torch;
@@ -100,7 +101,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var task = Parse.EditTask(s.Task);
-        var source = ModelSource.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey);
+        var source = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey);
         var config = source.Config;
         if (task == EditTask.Colorize && config.InChannels != 3)
             throw new ArgumentException($"colorize needs an RGB model; {source.Name} has {config.InChannels} channel{(config.InChannels == 1 ? "" : "s")}");
@@ -133,7 +134,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         if (task == EditTask.Interpolate && request.ClassLabels is null && config.ClassCond)
             request = request with { ClassLabels = Enumerable.Range(0, s.Pairs).Select(i => i % config.ResolvedNumClasses!.Value).ToList() };
 
-        using var pipeline = source.Load(DeviceOption.Parse(s.Device), Nn.Precision.Fp32);
+        using var pipeline = ModelLoading.Load(source, DeviceOption.Parse(s.Device), Nn.Precision.Fp32);
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(source.Name)}  [grey]task:[/] {ImageEditor.Name(task)}" +
                                (task is EditTask.Interpolate or EditTask.Denoise ? "" : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.ResolvedTs.Count - 1} evaluations)"));
         EditResult result = null!;

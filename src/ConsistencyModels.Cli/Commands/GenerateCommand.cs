@@ -50,8 +50,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
-        var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
-        using var pipeline = ModelSource.LoadPipeline(plan.ModelName, plan.Config, checkpoint, s.CheckpointKey, device, precision);
+        using var pipeline = ModelLoading.Load(plan.Model, device, precision);
         if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
                                                    (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 

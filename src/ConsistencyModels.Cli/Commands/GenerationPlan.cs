@@ -8,8 +8,11 @@ using ConsistencyModels.Sampling;
 namespace ConsistencyModels.Cli.Commands;
 
 /// <param name="ClassRows">Labels are one grid row per class (--class-labels rows).</param>
-internal sealed record GenerationPlan(string ModelName, ModelConfig Config, GenerationRequest Request, int? GridColumns = null, bool ClassRows = false)
+internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request, int? GridColumns = null, bool ClassRows = false)
 {
+    public string ModelName => Model.Name;
+    public ModelConfig Config => Model.Config;
+
     public string Describe()
     {
         var o = Request.Sampling;
@@ -25,33 +28,9 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
     /// defaults to one grid row per class (`cm sample` draws random labels instead).</param>
     public static GenerationPlan From(SamplingSettings s, int? gridColumns = null, bool rowsByDefault = true)
     {
-        string name;
-        ModelConfig config;
-        SamplerKind sampler;
-        int steps, numSamples = 16, batch = 16;
-        long seed = 42;
-        IReadOnlyList<int>? ts;
-        GeneratorKind generator;
-        if (s.Recipe is not null)
-        {
-            var r = CheckpointPresets.GetRecipe(s.Recipe);
-            var p = CheckpointPresets.Get(r.Preset);
-            (name, config, sampler, steps, ts, generator, numSamples, batch, seed) = (r.Name, p.Model, r.Sampler, r.Steps, r.Ts, r.Generator, r.NumSamples, r.BatchSize, r.Seed);
-        }
-        else if (s.Preset is not null || s.ModelConfig is null)
-        {
-            // No model options: the built-in model.
-            var p = s.Preset is null ? BuiltInModels.CdFashionMnist32
-                : BuiltInModels.TryGet(s.Preset, out var builtIn) ? builtIn! : CheckpointPresets.Get(s.Preset);
-            (name, config, sampler, steps, ts, generator) = (p.Name, p.Model, p.DefaultSampler, p.Steps, p.TwoStepTs, p.DefaultGenerator);
-        }
-        else
-        {
-            config = ModelConfigJson.Load(s.ModelConfig!);
-            name = Path.GetFileName(s.ModelConfig!);
-            sampler = config.Denoiser == DenoiserKind.Edm ? SamplerKind.Heun : SamplerKind.Onestep;
-            (steps, ts, generator) = (40, null, GeneratorKind.Determ);
-        }
+        var spec = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey, s.Recipe);
+        var (name, config, sampler, steps, ts, generator) = (spec.Name, spec.Config, spec.DefaultSampler, spec.Steps, spec.TwoStepTs, spec.DefaultGenerator);
+        var (numSamples, batch, seed) = spec.Recipe is { } r ? (r.NumSamples, r.BatchSize, (long)r.Seed) : (16, 16, 42L);
 
         if (s.Sampler is not null) sampler = Parse.Sampler(s.Sampler);
         if (s.Steps is int st) steps = st;
@@ -64,7 +43,7 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
 
         IReadOnlyList<int>? labels = null;
         int? columns = gridColumns;
-        bool builtInDefault = s.Recipe is null && s.ModelConfig is null && BuiltInModels.TryGet(name, out _);
+        bool builtInDefault = spec.Origin == ModelOrigin.BuiltIn;
         string labelMode = s.ClassLabels ?? (rowsByDefault && builtInDefault && config.ResolvedNumClasses is not null ? "rows" : "random");
         bool rows = labelMode.Equals("rows", StringComparison.OrdinalIgnoreCase);
         if (rows)
@@ -94,6 +73,6 @@ internal sealed record GenerationPlan(string ModelName, ModelConfig Config, Gene
             },
         };
         request.Validate(config);
-        return new GenerationPlan(name, config, request, columns, rows);
+        return new GenerationPlan(spec, request, columns, rows);
     }
 }

@@ -68,8 +68,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         if (world.Size > 1) AnsiConsole.MarkupLine($"{world.Size} MPI ranks: this rank (0) makes shards 0, {world.Size}, {2 * world.Size}, ...");
         if (todo.Count == 0 && world.Size == 1) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
 
-        var checkpoint = CheckpointArgument.Resolve(s.Checkpoint, s.PresetName);
-        using var pipeline = ModelSource.LoadPipeline(plan.ModelName, plan.Config, checkpoint, s.CheckpointKey, device, precision);
+        using var pipeline = ModelLoading.Load(plan.Model, device, precision);
         var started = DateTime.UtcNow;
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

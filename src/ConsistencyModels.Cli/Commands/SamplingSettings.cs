@@ -72,9 +72,6 @@ internal class SamplingSettings : CommandSettings
     public int? Threads { get; init; }
 
 
-    /// <summary>The released preset behind --preset or --recipe (null for --model-config and built-in models).</summary>
-    public string? PresetName => Preset ?? (Recipe is null ? null : Presets.CheckpointPresets.GetRecipe(Recipe).Preset);
-
     public override ValidationResult Validate()
     {
         int sources = (Preset is null ? 0 : 1) + (ModelConfig is null ? 0 : 1) + (Recipe is null ? 0 : 1);

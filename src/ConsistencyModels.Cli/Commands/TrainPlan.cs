@@ -1,6 +1,7 @@
 // Turns `cm train` options into TrainingOptions (mode defaults as scripts/launch.sh), and says what will run.
 using System.Globalization;
 using ConsistencyModels.IO;
+using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.Metrics;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
@@ -83,7 +84,7 @@ internal static class TrainPlan
         {
             Mode = mode, Model = model, OutputDirectory = s.Output!, GlobalBatchSize = s.GlobalBatchSize, Microbatch = s.Microbatch,
             LearningRate = s.Lr, WeightDecay = s.WeightDecay, EmaRates = rates, LossNorm = norm, WeightSchedule = weights,
-            Schedule = schedule, IndexSampling = ict ? IndexSampling.LogNormal : IndexSampling.Uniform, TeacherPath = s.Teacher is null ? null : CheckpointArgument.Resolve(s.Teacher, null),
+            Schedule = schedule, IndexSampling = ict ? IndexSampling.LogNormal : IndexSampling.Uniform, TeacherPath = s.Teacher is null ? null : ModelCache.ResolveFile(s.Teacher),
             MaxSteps = s.MaxSteps, Seed = s.Seed, SaveInterval = s.SaveInterval, LogInterval = s.LogInterval, RandomFlip = !s.NoFlip,
             Resume = s.Resume, SampleGridColumns = s.SampleColumns,
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : null,

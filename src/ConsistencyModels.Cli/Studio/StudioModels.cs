@@ -8,16 +8,18 @@ using ConsistencyModels.Sampling;
 
 namespace ConsistencyModels.Cli.Studio;
 
-/// <summary>A model the page can pick: where its weights are and how it samples by default.</summary>
-internal sealed record StudioModel(string Name, string Source, ModelConfig Config, string? Checkpoint, SamplerKind DefaultSampler,
-                                   int Steps, IReadOnlyList<int>? TwoStepTs, IReadOnlyList<string>? ClassNames)
+/// <summary>A model the page can pick: the library's resolved model, and where it was found.</summary>
+internal sealed record StudioModel(ModelSpec Spec, string Source)
 {
+    public string Name => Spec.Name;
+    public ModelConfig Config => Spec.Config;
+
     public object Describe() => new
     {
         name = Name, source = Source, imageSize = Config.ImageSize, channels = Config.InChannels,
-        numClasses = Config.ResolvedNumClasses, classNames = ClassNames,
+        numClasses = Config.ResolvedNumClasses, classNames = Spec.ClassNames,
         denoiser = Config.Denoiser.ToString().ToLowerInvariant(),
-        defaultSampler = DefaultSampler.ToString().ToLowerInvariant(), steps = Steps, twoStepTs = TwoStepTs,
+        defaultSampler = Spec.DefaultSampler.ToString().ToLowerInvariant(), steps = Spec.Steps, twoStepTs = Spec.TwoStepTs,
     };
 }
 
@@ -29,13 +31,17 @@ internal sealed class StudioModels : IDisposable
 
     public StudioModels(IEnumerable<string> checkpointFiles, string? cacheDir = null)
     {
-        var b = BuiltInModels.CdFashionMnist32;
-        Add(new StudioModel(b.Name, "built-in", b.Model, null, b.DefaultSampler, b.Steps, b.TwoStepTs, BuiltInModels.FashionMnistClasses));
+        foreach (var b in BuiltInModels.All) Add(new StudioModel(ModelSpec.FromPreset(b, null), "built-in"));
         var dir = cacheDir ?? ModelCache.Directory;
         foreach (var p in CheckpointPresets.All)
             if (File.Exists(Path.Combine(dir, p.FileName)))
-                Add(new StudioModel(p.Name, "download cache", p.Model, Path.Combine(dir, p.FileName), p.DefaultSampler, p.Steps, p.TwoStepTs, ClassNames(p.Model)));
-        foreach (var file in checkpointFiles) Add(FromFile(file));
+                Add(new StudioModel(ModelSpec.FromPreset(p, Path.Combine(dir, p.FileName)), "download cache"));
+        foreach (var file in checkpointFiles)
+        {
+            var spec = ModelSpec.Resolve(checkpoint: file, cacheDir: cacheDir);
+            // Named after the file, so that several checkpoints of one run (or of the built-in architecture) stay apart.
+            Add(new StudioModel(spec.Origin == ModelOrigin.Released ? spec : spec with { Name = Path.GetFileNameWithoutExtension(spec.Weights!) }, spec.Weights!));
+        }
     }
 
     public IReadOnlyCollection<StudioModel> All => _models.Values;
@@ -49,43 +55,13 @@ internal sealed class StudioModels : IDisposable
         lock (_lock)
         {
             if (_loaded.TryGetValue(m.Name, out var p)) return p;
-            p = m.Checkpoint is null ? ConsistencyPipeline.LoadBuiltIn(m.Name) : ConsistencyPipeline.Load(m.Config, m.Checkpoint);
+            p = ConsistencyPipeline.Load(m.Spec);
             _loaded[m.Name] = p;
             return p;
         }
     }
 
     private void Add(StudioModel m) => _models[m.Name] = m;
-
-    /// <summary>
-    /// A checkpoint given with --checkpoint: a released file (by name), a training run's checkpoint (config.json beside
-    /// it), or weights of the built-in architecture. Anything else is refused at start, naming the file.
-    /// </summary>
-    private static StudioModel FromFile(string file)
-    {
-        var path = ModelCache.ResolveFile(file);
-        var name = Path.GetFileNameWithoutExtension(path);
-        if (CheckpointPresets.TryGet(name, out var preset))
-            return new StudioModel(preset!.Name, path, preset.Model, path, preset.DefaultSampler, preset.Steps, preset.TwoStepTs, ClassNames(preset.Model));
-        var config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "config.json");
-        if (File.Exists(config))
-        {
-            var c = ModelConfigJson.Load(config);
-            bool edm = c.Denoiser == DenoiserKind.Edm;
-            var classes = ClassNames(c);
-            return new StudioModel(name, path, c, path, edm ? SamplerKind.Heun : SamplerKind.Onestep, edm ? 18 : 40, edm ? null : [0, 22, 39], classes);
-        }
-        var b = BuiltInModels.CdFashionMnist32;
-        return new StudioModel(name, path, b.Model, path, b.DefaultSampler, b.Steps, b.TwoStepTs, BuiltInModels.FashionMnistClasses);
-    }
-
-    /// <summary>Fashion-MNIST names for 10-class grey 32 px models, ImageNet names for 1000-class models.</summary>
-    private static IReadOnlyList<string>? ClassNames(ModelConfig c) => c.ResolvedNumClasses switch
-    {
-        10 when c.InChannels == 1 => BuiltInModels.FashionMnistClasses,
-        1000 => ImageNetClasses.Names,
-        _ => null,
-    };
 
     public void Dispose()
     {

@@ -83,14 +83,14 @@ internal static class StudioServer
         var m = models.Get(body.Model ?? Presets.BuiltInModels.DefaultName);
         int count = body.Count ?? 8;
         if (count is < 1 or > MaxSamples) throw new ArgumentException($"count must be 1-{MaxSamples} (got {count})");
-        var sampler = body.Sampler is null ? m.DefaultSampler : Parse.Sampler(body.Sampler);
-        IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep ? body.Ts ?? m.TwoStepTs
+        var sampler = body.Sampler is null ? m.Spec.DefaultSampler : Parse.Sampler(body.Sampler);
+        IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep ? body.Ts ?? m.Spec.TwoStepTs
             ?? throw new ArgumentException("multistep needs ts (grid indices, e.g. [0, 22, 39])") : null;
         var request = new GenerationRequest
         {
-            NumSamples = count, BatchSize = count, Seed = body.Seed ?? 42, Generator = GeneratorKind.Determ,
+            NumSamples = count, BatchSize = count, Seed = body.Seed ?? 42, Generator = m.Spec.DefaultGenerator,
             ClassLabels = body.ClassLabels is { Length: > 0 } labels ? labels : null,
-            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Steps, Ts = ts },
+            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Spec.Steps, Ts = ts },
         }.Validate(m.Config);                                             // bad input answers 400 now, not later in the job
         return Queued(jobs.TryEnqueue("generate", job =>
         {

@@ -53,6 +53,12 @@ public sealed class ConsistencyPipeline : IDisposable
         return FromStateDict(config, stateDict, checkpointPath, device, precision, channelsLast);
     }
 
+    /// <summary>Loads a resolved model (<see cref="ModelSpec.Resolve"/>): its checkpoint file, or a built-in model's embedded weights.</summary>
+    public static ConsistencyPipeline Load(ModelSpec spec, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null) =>
+        spec.Weights is null
+            ? LoadBuiltIn(spec.Name, device, precision, channelsLast)
+            : Load(spec.Config, spec.Weights, device, spec.CheckpointKey, precision, channelsLast);
+
     /// <summary>A model shipped inside the library (<see cref="BuiltInModels"/>; default: the Fashion-MNIST CD model).</summary>
     public static ConsistencyPipeline LoadBuiltIn(string name = BuiltInModels.DefaultName, Device? device = null,
                                                   Precision precision = Precision.Fp32, bool? channelsLast = null)

@@ -23,6 +23,9 @@ public static class BuiltInModels
 
     public static IReadOnlyList<CheckpointPreset> All { get; } = [CdFashionMnist32];
 
+    /// <summary>The model used when none is named (<see cref="DefaultName"/>).</summary>
+    public static CheckpointPreset Default => CdFashionMnist32;
+
     public static bool TryGet(string name, out CheckpointPreset? preset)
     {
         var key = Path.GetFileNameWithoutExtension(name.Trim());
