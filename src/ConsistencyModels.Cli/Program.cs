@@ -9,7 +9,7 @@ if (ConsistencyModels.Runtime.LibTorchLocator.RequestedDirectory is string libto
     try { ConsistencyModels.Runtime.LibTorchLocator.Preload(libtorch); }
     catch (Exception e) when (e is IOException or DllNotFoundException)
     {
-        Console.Error.WriteLine("error: " + e.Message);
+        Console.Error.WriteLine("error: " + OptionNames.ForCli(e.Message));
         return 2;
     }
 }

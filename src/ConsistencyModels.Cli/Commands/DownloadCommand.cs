@@ -70,7 +70,7 @@ internal sealed class DownloadCommand : AsyncCommand<DownloadCommand.Settings>
                     }
                     catch (Exception e) when (e is DownloadException or InvalidDataException)
                     {
-                        lock (failures) failures.Add($"{item.Name}: {e.Message}");
+                        lock (failures) failures.Add($"{item.Name}: {OptionNames.ForCli(e.Message)}");
                         bar.Description = $"{item.Name} [red]failed[/]";
                     }
                     finally { bar.StopTask(); gate.Release(); }

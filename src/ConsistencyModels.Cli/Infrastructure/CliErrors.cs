@@ -16,6 +16,6 @@ internal static class CliErrors
     {
         var message = e is CommandParseException or CommandRuntimeException && e.InnerException is not null ? e.InnerException.Message : e.Message;
         AnsiConsole.Console.Profile.Out.Writer.Flush();
-        Console.Error.WriteLine("error: " + message);
+        Console.Error.WriteLine("error: " + OptionNames.ForCli(message));
     }
 }

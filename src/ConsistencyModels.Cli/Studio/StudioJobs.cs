@@ -69,7 +69,7 @@ internal sealed class StudioJobs : IDisposable
             {
                 // Bad input found late (image content, checkpoint mismatch) becomes the job's message; the server goes on.
                 job.Error = e is ArgumentException or IOException or InvalidDataException or KeyNotFoundException or NotSupportedException
-                    ? e.Message : $"internal error: {e.GetType().Name}: {e.Message}";
+                    ? OptionNames.ForApi(e.Message) : $"internal error: {e.GetType().Name}: {e.Message}";
                 job.Status = JobStatus.Failed;
             }
             _finished.Enqueue(job);

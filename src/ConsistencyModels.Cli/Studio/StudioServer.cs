@@ -62,7 +62,7 @@ internal static class StudioServer
         catch (KeyNotFoundException e) { return NotFound(e.Message); }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FormatException or FileNotFoundException)
         {
-            return Results.BadRequest(new { error = e.Message });
+            return Results.BadRequest(new { error = OptionNames.ForApi(e.Message) });
         }
     }
 

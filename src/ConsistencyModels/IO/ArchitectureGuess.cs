@@ -107,7 +107,7 @@ public static class ArchitectureGuess
                              "(edm_* are EDM teachers, the others consistency models).").ToString();
         sb.Append(". It matches none of the released presets");
         if (InferConfig(sd, template ?? new ModelConfig { ImageSize = 64, NumHeadChannels = 64 }) is { } guess)
-            sb.Append("; a --model-config with these flags should fit (image_size, attention_resolutions, num_head_channels and " +
+            sb.Append("; a `ModelConfig` with these flags should fit (image_size, attention_resolutions, num_head_channels and " +
                       "\"denoiser\" cannot be read from the weights: set them as trained): ")
               .Append(ModelConfigJson.ToJson(guess, indented: false));
         return sb.Append('.').ToString();

@@ -41,8 +41,8 @@ public sealed class InceptionV3Extractor : IFeatureExtractor
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"the Inception-v3 network for FID/IS is not at {path}. It cannot be bundled; download it once " +
-                $"with `cm download inception` (or from {DownloadUrl}, 96 MB, to that path), or pass its location (--inception FILE or CM_INCEPTION). " +
-                "For the built-in Fashion-MNIST model use --feature-extractor fmnist instead.", path);
+                $"with `Download` inception (or from {DownloadUrl}, 96 MB, to that path), or pass its location (`InceptionPath` FILE or CM_INCEPTION). " +
+                "For the built-in Fashion-MNIST model use `FeatureExtractor` fmnist instead.", path);
         device ??= CPU;
         jit.ScriptModule module;
         try { module = jit.load(path, device); }

@@ -41,7 +41,7 @@ public class InceptionV3ExtractorTests
     {
         var e = Assert.Throws<FileNotFoundException>(() => InceptionV3Extractor.Load("/nonexistent/inception-2015-12-05.pt"));
         Assert.Contains(InceptionV3Extractor.DownloadUrl, e.Message);
-        Assert.Contains("--feature-extractor fmnist", e.Message);
+        Assert.Contains("`FeatureExtractor` fmnist", e.Message);
     }
 
     [Fact]

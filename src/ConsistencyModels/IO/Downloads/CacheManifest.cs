@@ -48,7 +48,7 @@ public sealed class CacheManifest(string directory)
         if (info.Length == entry.Size && info.LastWriteTimeUtc == entry.LastWriteUtc) return;
         if (info.Length != entry.Size || Sha256Of(file) != entry.Sha256)
             throw new InvalidDataException($"{file} is corrupted: it no longer matches the download recorded in {Path} " +
-                                           $"({entry.Size} bytes, SHA-256 {entry.Sha256}); now {info.Length} bytes. Delete it and run `cm download` again.");
+                                           $"({entry.Size} bytes, SHA-256 {entry.Sha256}); now {info.Length} bytes. Delete it and `Download` it again.");
     }
 
     public static string Sha256Of(string file)

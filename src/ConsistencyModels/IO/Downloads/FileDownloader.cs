@@ -51,9 +51,9 @@ public sealed class FileDownloader(HttpClient http)
             }
             if (!response.IsSuccessStatusCode)
                 throw new DownloadException($"{url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}" +
-                    (response.StatusCode == HttpStatusCode.NotFound ? " (no such file on the server: check the name, or --base-url for a mirror)" : ""));
+                    (response.StatusCode == HttpStatusCode.NotFound ? " (no such file on the server: check the name, or `BaseUrl` for a mirror)" : ""));
             if (response.Content.Headers.ContentType?.MediaType is "text/html")
-                throw new DownloadException($"{url}: the server answered with an HTML page, not the file (a login or error page? check --base-url)");
+                throw new DownloadException($"{url}: the server answered with an HTML page, not the file (a login or error page? check `BaseUrl`)");
 
             bool append = have > 0 && response.StatusCode == HttpStatusCode.PartialContent;
             if (append && response.Content.Headers.ContentRange?.From != have)

@@ -25,12 +25,12 @@ public static class ModelCache
     {
         if (File.Exists(value)) return value;
         var item = DownloadCatalog.TryGet(value);
-        if (item is null) throw new FileNotFoundException($"checkpoint '{value}' does not exist (nor is it a downloadable name: see `cm download --list`)", value);
+        if (item is null) throw new FileNotFoundException($"checkpoint '{value}' does not exist (nor is it a downloadable name: see `DownloadCatalog`)", value);
         var dir = cacheDir ?? Directory;
         var path = Path.Combine(dir, item.FileName);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"{item.Name} is not downloaded yet (looked for {path}): run `cm download {item.Name}`" +
-                                            (cacheDir is null ? "" : $" --cache-dir {cacheDir}"), path);
+            throw new FileNotFoundException($"{item.Name} is not downloaded yet (looked for {path}): `Download` {item.Name}" +
+                                            (cacheDir is null ? "" : $" `CacheDir` {cacheDir}"), path);
         new CacheManifest(dir).Verify(item.FileName);
         return path;
     }
