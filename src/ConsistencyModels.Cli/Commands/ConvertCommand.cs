@@ -1,4 +1,5 @@
 // `cm convert`: a checkpoint (.pt as released or written by `cm train`, or .safetensors) to safetensors or .pt, optionally fp16/bf16.
+using ConsistencyModels.Presets;
 using System.ComponentModel;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Checkpoints;

@@ -1,4 +1,5 @@
 // `cm doctor`: what this process runs on (libtorch, devices, CPU features, threads), to debug installs and CUDA setups.
+using ConsistencyModels.Presets;
 using System.Runtime.InteropServices;
 using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.Nn;

@@ -1,4 +1,5 @@
 // `cm download`: released checkpoints and evaluator files into the cache, resumable, verified, recorded with SHA-256.
+using ConsistencyModels.Presets;
 using System.ComponentModel;
 using ConsistencyModels.IO.Downloads;
 using Spectre.Console;

@@ -1,4 +1,5 @@
 // `cm evaluate`: FID, Inception Score, precision/recall and KID of sample npz files against a reference (official evaluator layout).
+using ConsistencyModels.Presets;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;

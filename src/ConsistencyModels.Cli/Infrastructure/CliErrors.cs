@@ -1,4 +1,5 @@
 // Turns expected failures (bad input, missing files, mismatching checkpoints) into one readable message, no stack trace.
+using ConsistencyModels.Presets;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Checkpoints;
 using Spectre.Console;

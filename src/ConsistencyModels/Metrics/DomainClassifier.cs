@@ -51,7 +51,7 @@ public sealed class DomainClassifier : Module<Tensor, Tensor>
         try
         {
             var net = new DomainClassifier();
-            IO.ModelWeights.LoadInto(net, state, "built-in Fashion-MNIST classifier");
+            Presets.ModelWeights.LoadInto(net, state, "built-in Fashion-MNIST classifier");
             net.eval();
             return net;
         }

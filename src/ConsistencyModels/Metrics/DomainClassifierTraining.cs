@@ -1,5 +1,4 @@
 // Trains and tests the Fashion-MNIST evaluator network (Adam, cross-entropy, a few epochs: minutes on a CPU).
-using ConsistencyModels.Training;
 using ConsistencyModels.Training.Data;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 // The official PyTorch evaluator's Inception-v3 (TorchScript inception-2015-12-05.pt, reference §8.1): pool_3 features, 2048-d.
+using ConsistencyModels.Presets;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Metrics;
@@ -33,7 +34,7 @@ public sealed class InceptionV3Extractor : IFeatureExtractor
 
     /// <summary>Where the file is looked for when no path is given: $CM_INCEPTION, else the model cache folder.</summary>
     public static string DefaultPath =>
-        Environment.GetEnvironmentVariable("CM_INCEPTION") is { Length: > 0 } env ? env : System.IO.Path.Combine(IO.Downloads.ModelCache.Directory, FileName);
+        Environment.GetEnvironmentVariable("CM_INCEPTION") is { Length: > 0 } env ? env : System.IO.Path.Combine(Presets.ModelCache.Directory, FileName);
 
     public static InceptionV3Extractor Load(string? path = null, Device? device = null)
     {

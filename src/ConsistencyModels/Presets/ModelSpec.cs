@@ -1,6 +1,5 @@
 // One answer to "which network, with which weights, sampled how by default" for every front end (generate, sample, edit, serve).
 using ConsistencyModels.IO;
-using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Sampling;
 

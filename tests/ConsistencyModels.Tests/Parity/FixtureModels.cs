@@ -1,4 +1,5 @@
 // The two small-width models of the fixtures, loaded once per test run.
+using ConsistencyModels.Presets;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;

@@ -1,4 +1,5 @@
 // The training loop of EDM teachers, CD and CT — port of cm/train_util.py::CMTrainLoop / TrainLoop (reference §6.1).
+using ConsistencyModels.Presets;
 using ConsistencyModels.Diffusion;
 using ConsistencyModels.Distributed;
 using ConsistencyModels.IO;

@@ -1,4 +1,5 @@
 // Downloads against a loopback HTTP server: complete, resumed, 404, HTML, truncated archive, corruption on reload, concurrency.
+using ConsistencyModels.Presets;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.IO.Numpy;

@@ -1,5 +1,6 @@
 // CT / CD consistency losses, every loss norm, intermediate denoiser calls and gradients against losses_imagenet64.pt
 // (official KarrasDenoiser.consistency_losses + piq LPIPS, fp32 CPU, one thread).
+using ConsistencyModels.Presets;
 using ConsistencyModels.Diffusion;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Checkpoints;

@@ -5,7 +5,7 @@ using ConsistencyModels.Nn;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ConsistencyModels.IO;
+namespace ConsistencyModels.Presets;
 
 /// <summary>A checkpoint that does not fit the model it is loaded into.</summary>
 public sealed class CheckpointMismatchException(string message) : Exception(message);

@@ -1,5 +1,6 @@
 // Where downloaded checkpoints and evaluator files live: $CM_CACHE_DIR, else $XDG_CACHE_HOME/consistency-models, else ~/.cache/consistency-models.
-namespace ConsistencyModels.IO.Downloads;
+using ConsistencyModels.IO.Downloads;
+namespace ConsistencyModels.Presets;
 
 public static class ModelCache
 {

@@ -1,11 +1,11 @@
 // Reads the architecture flags that a state dict fixes (widths, class conditioning, scale-shift, depth) and matches
 // them against the released presets, for error messages and `cm inspect`.
 using System.Text;
+using ConsistencyModels.IO;
 using ConsistencyModels.Nn;
-using ConsistencyModels.Presets;
 using static TorchSharp.torch;
 
-namespace ConsistencyModels.IO;
+namespace ConsistencyModels.Presets;
 
 public static class ArchitectureGuess
 {

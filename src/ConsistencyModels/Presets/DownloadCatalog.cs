@@ -1,20 +1,13 @@
 // The files users download: the 12 released checkpoints (reference §2.1) and the evaluator's files (§8.1).
-using ConsistencyModels.Presets;
 
-namespace ConsistencyModels.IO.Downloads;
+using ConsistencyModels.IO.Downloads;
 
-public enum DownloadKind { Checkpoint, TorchScript, ReferenceBatch, TorchWeights }
-
-/// <summary>A downloadable file: its catalog name, the file name in the cache, and its path under the base URL.</summary>
-public sealed record DownloadItem(string Name, string FileName, string RelativeUrl, DownloadKind Kind, string Description)
-{
-    public string Url(string? baseUrl = null) => (baseUrl ?? DownloadCatalog.DefaultBaseUrl).TrimEnd('/') + "/" + RelativeUrl;
-}
+namespace ConsistencyModels.Presets;
 
 public static class DownloadCatalog
 {
-    /// <summary>The official files all live under this host; a mirror (<c>--base-url</c>) keeps the same paths.</summary>
-    public const string DefaultBaseUrl = "https://openaipublic.blob.core.windows.net";
+    /// <summary>The official files all live under this host; a mirror keeps the same paths.</summary>
+    public const string DefaultBaseUrl = DownloadItem.OfficialBaseUrl;
 
     public static IReadOnlyList<DownloadItem> Checkpoints { get; } = CheckpointPresets.All
         .Select(p => new DownloadItem(p.Name, p.FileName, "consistency/" + p.FileName, DownloadKind.Checkpoint, p.Description))
