@@ -83,7 +83,7 @@ public static class Safetensors
         }
 
         var header = BuildHeader(entries, dtypes, begin, metadata);
-        Numpy.AtomicFile.Write(path, stream =>
+        AtomicFile.Write(path, stream =>
         {
             Span<byte> size = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(size, (ulong)header.Length);

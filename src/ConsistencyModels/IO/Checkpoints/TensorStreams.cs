@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,10 +19,10 @@ internal static class TensorStreams
     }
 
     /// <summary>
-    /// Fills the contiguous CPU tensor <paramref name="destination"/> from <paramref name="source"/>; returns the
-    /// CRC-32 of the bytes read (continuing <paramref name="crc"/>), for callers that can check one.
+    /// Fills the contiguous CPU tensor <paramref name="destination"/> from <paramref name="source"/>; appends the bytes
+    /// read to <paramref name="crc"/>, for callers that can check one.
     /// </summary>
-    public static uint ReadInto(Stream source, Tensor destination, string what, uint crc = 0)
+    public static void ReadInto(Stream source, Tensor destination, string what, Crc32? crc = null)
     {
         using var flat = destination.reshape(-1); // a view: the tensor is contiguous
         ForEachChunk(flat, span =>
@@ -31,9 +32,8 @@ internal static class TensorStreams
             {
                 throw new CheckpointFormatException($"{what}: the data ends early (truncated file?)", e);
             }
-            crc = Crc32.Append(crc, span);
+            crc?.Append(span);
         });
-        return crc;
     }
 
     /// <summary>Writes the elements of <paramref name="tensor"/> (any device or layout) in row-major order.</summary>

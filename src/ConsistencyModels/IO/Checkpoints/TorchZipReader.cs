@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.IO.Hashing;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.IO.Checkpoints;
@@ -99,7 +100,7 @@ internal static class TorchZipReader
         using var s = entry.Open();
         try { s.ReadExactly(bytes); }
         catch (EndOfStreamException e) { throw new CheckpointFormatException($"{path}: record '{entry.FullName}' is truncated.", e); }
-        CheckCrc(entry, Crc32.Append(0, bytes), path);
+        CheckCrc(entry, Crc32.HashToUInt32(bytes), path);
         return bytes;
     }
 
@@ -114,13 +115,12 @@ internal static class TorchZipReader
                 $"{path}: record '{entry.FullName}' fails its CRC-32 check (stored {entry.Crc32:x8}, computed {crc:x8}): the file is corrupt.");
     }
 
-    /// <summary>The CRC of <paramref name="stream"/>'s remaining bytes appended to <paramref name="crc"/>.</summary>
-    private static uint CrcOfRest(Stream stream, uint crc)
+    /// <summary>Appends <paramref name="stream"/>'s remaining bytes to <paramref name="crc"/>.</summary>
+    private static void AppendRest(Stream stream, Crc32 crc)
     {
         var buffer = new byte[1 << 16];
         int n;
-        while ((n = stream.Read(buffer)) > 0) crc = Crc32.Append(crc, buffer.AsSpan(0, n));
-        return crc;
+        while ((n = stream.Read(buffer)) > 0) crc.Append(buffer.AsSpan(0, n));
     }
 
     /// <summary>Loads each storage once, builds all its views, and frees it before the next one.</summary>
@@ -143,7 +143,12 @@ internal static class TorchZipReader
             using (var storage = empty(storageRef.Numel, storageRef.Dtype.Type))
             {
                 using (var stream = entry.Open())
-                    CheckCrc(entry, CrcOfRest(stream, TensorStreams.ReadInto(stream, storage, what)), path);
+                {
+                    var crc = new Crc32();
+                    TensorStreams.ReadInto(stream, storage, what, crc);
+                    AppendRest(stream, crc);
+                    CheckCrc(entry, crc.GetCurrentHashAsUInt32(), path);
+                }
                 var tensors = TensorMaterializer.Build(storage, views, what);
                 for (int i = 0; i < views.Count; i++) result[views[i]] = tensors[i];
             }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ConsistencyModels.IO.Zip;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.IO.Checkpoints;
@@ -37,9 +38,9 @@ internal static class TorchZipWriter
     /// </summary>
     internal static void WriteArchive(string path, byte[] pickle, IReadOnlyList<Tensor> storages, bool forceZip64 = false)
     {
-        Numpy.AtomicFile.Write(path, stream =>
+        AtomicFile.Write(path, stream =>
         {
-            var zip = new ZipStoreWriter(stream, forceZip64);
+            var zip = new ZipStoreWriter(stream, ZipStoreLayout.PyTorch with { ForceZip64 = forceZip64 });
             zip.Add(Archive + "data.pkl", pickle);
             zip.Add(Archive + "byteorder", "little"u8);
             for (int i = 0; i < storages.Count; i++)

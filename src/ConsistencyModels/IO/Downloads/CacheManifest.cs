@@ -1,7 +1,6 @@
 // manifest.json beside the cached files: size, SHA-256 and source of every completed download, to detect corruption later.
 using System.Security.Cryptography;
 using System.Text.Json;
-using ConsistencyModels.IO.Numpy;
 
 namespace ConsistencyModels.IO.Downloads;
 

@@ -3,7 +3,8 @@ namespace ConsistencyModels.Training.Data;
 
 internal struct SplitMix64(ulong state)
 {
-    const ulong Golden = 0x9E3779B97F4A7C15UL;
+    /// <summary>The Weyl-sequence increment: 2^64 divided by the golden ratio, made odd.</summary>
+    public const ulong Golden = 0x9E3779B97F4A7C15UL;
     ulong _state = state;
 
     public ulong Next() => Mix(_state += Golden);

@@ -262,13 +262,8 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    public static long StepSeed(long seed, long step)
-    {
-        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step);   // SplitMix64 of (seed, step)
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (long)((z ^ (z >> 31)) & 0x7FFF_FFFF_FFFF_FFFFUL);
-    }
+    public static long StepSeed(long seed, long step) // SplitMix64 of (seed, step), made non-negative
+        => (long)(SplitMix64.Mix(unchecked((ulong)seed * SplitMix64.Golden + (ulong)step)) & 0x7FFF_FFFF_FFFF_FFFFUL);
 
     // ---- checkpoints --------------------------------------------------------------------------------------------
 
@@ -281,7 +276,7 @@ public sealed class Trainer : IDisposable
         foreach (var (rate, ema) in _emas) TorchCheckpoint.Save(TrainingCheckpoints.Ema(dir, rate, Step), keys.Zip(ema, KeyValuePair.Create));
         if (_target is not null) TorchCheckpoint.Save(TrainingCheckpoints.Target(dir, Step), _target.state_dict());
         RAdamCheckpoint.Save(TrainingCheckpoints.Optimizer(dir, Step), _opt);
-        IO.Numpy.AtomicFile.Write(TrainingCheckpoints.Config(dir), s =>
+        AtomicFile.Write(TrainingCheckpoints.Config(dir), s =>
         {
             using var w = new StreamWriter(s);
             w.Write(ModelConfigJson.ToJson(_model.Config));

@@ -35,7 +35,7 @@ public static class TrainingCheckpoints
     }
 
     public static void WriteState(string dir, TrainingState state) =>
-        IO.Numpy.AtomicFile.Write(State(dir, state.Step), s => JsonSerializer.Serialize(s, state, new JsonSerializerOptions { WriteIndented = true }));
+        IO.AtomicFile.Write(State(dir, state.Step), s => JsonSerializer.Serialize(s, state, new JsonSerializerOptions { WriteIndented = true }));
 
     public static TrainingState ReadState(string dir, long step)
     {

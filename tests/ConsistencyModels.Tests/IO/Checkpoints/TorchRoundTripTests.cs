@@ -94,7 +94,7 @@ public class TorchRoundTripTests
             {
                 using var ms = new MemoryStream();
                 using (var s = e.Open()) s.CopyTo(ms);
-                Assert.Equal(Crc32.Append(0, ms.ToArray()), e.Crc32);
+                Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(ms.ToArray()), e.Crc32);
             }
         }
         int i = 0;
@@ -169,15 +169,6 @@ public class TorchRoundTripTests
         var e = Assert.Throws<ArgumentException>(() => TorchCheckpoint.Save(dir.File("b.pt"), [new("c", c)]));
         Assert.Contains("ComplexFloat32", e.Message);
         Assert.Empty(Directory.GetFiles(dir.Path));
-    }
-
-    [Fact]
-    public void Crc32_matches_the_standard_check_value()
-    {
-        Assert.Equal(0xCBF43926u, Crc32.Append(0, "123456789"u8));
-        // Incremental use gives the same result as one pass.
-        var data = Enumerable.Range(0, 1000).Select(i => (byte)(i * 31)).ToArray();
-        Assert.Equal(Crc32.Append(0, data), Crc32.Append(Crc32.Append(0, data.AsSpan(0, 333)), data.AsSpan(333)));
     }
 
     private static string Read(ZipArchive zip, string name)

@@ -1,4 +1,4 @@
-namespace ConsistencyModels.IO.Numpy;
+namespace ConsistencyModels.IO;
 
 /// <summary>
 /// Writes a file through a temporary sibling and a rename, so readers (and a run that is killed

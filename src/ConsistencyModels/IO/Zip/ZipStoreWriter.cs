@@ -1,18 +1,19 @@
+using System.IO.Hashing;
 using System.Text;
 
-namespace ConsistencyModels.IO.Checkpoints;
+namespace ConsistencyModels.IO.Zip;
 
 /// <summary>
-/// A minimal zip writer for uncompressed ("stored") entries, written the way PyTorch writes checkpoints: each
-/// entry's data starts on a 64-byte boundary (padding in a local-header extra field, id "FB") so readers can map
-/// storages in place, and Zip64 records are used only when sizes or offsets need them. The BCL's ZipArchive can do
-/// neither alignment nor a known-size stored entry without buffering.
+/// A zip writer for uncompressed ("stored") entries whose bytes follow a reference writer exactly (see
+/// <see cref="ZipStoreLayout"/>): every entry dated 1980-01-01 00:00, no data descriptors, Zip64 records only where
+/// the layout asks for them. The BCL's ZipArchive can neither align data nor write a known-size stored entry without
+/// buffering it.
 /// </summary>
-internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
+internal sealed class ZipStoreWriter(Stream output, ZipStoreLayout layout)
 {
-    private const int Alignment = 64;
     private const uint Max32 = 0xFFFFFFFF;
     private const ushort DosDate1980 = (1 << 5) | 1; // 1980-01-01: the earliest valid DOS date; time 00:00
+    private const ushort Zip64Version = 45, BaseVersion = 20;
 
     private sealed record Entry(byte[] Name, ushort Flags, uint Crc, long Size, long Offset);
 
@@ -24,20 +25,27 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
         Add(name, copy.Length, s => s.Write(copy));
     }
 
-    /// <summary>Adds an entry of exactly <paramref name="size"/> bytes, produced by <paramref name="write"/>.</summary>
+    /// <summary>
+    /// Adds an entry of exactly <paramref name="size"/> bytes, produced by <paramref name="write"/>. The output must be
+    /// seekable: the CRC in the local header is filled in once the data has been seen.
+    /// </summary>
     public void Add(string name, long size, Action<Stream> write)
     {
         if (!output.CanSeek) throw new InvalidOperationException("the zip writer needs a seekable stream");
         var nameBytes = Encoding.UTF8.GetBytes(name);
         ushort flags = (ushort)(nameBytes.Length != name.Length ? 0x0800 : 0); // bit 11: name is UTF-8
         long offset = output.Position;
-        bool zip64 = forceZip64 || size >= Max32;
-        int zip64Extra = zip64 ? 4 + 16 : 0;
-        int pad = (int)((Alignment - (offset + 30 + nameBytes.Length + zip64Extra + 4) % Alignment) % Alignment);
+        bool zip64 = NeedsZip64(size);
+        int zip64Extra = zip64 || layout.Zip64ExtraInEveryLocalHeader ? 4 + 16 : 0;
+        int alignment = layout.DataAlignment;
+        int alignExtra = alignment > 0 ? 4 : 0;
+        int pad = alignment > 0
+            ? (int)((alignment - (offset + 30 + nameBytes.Length + zip64Extra + alignExtra) % alignment) % alignment)
+            : 0;
 
         var header = new BinaryWriter(output, Encoding.UTF8, leaveOpen: true);
         header.Write(0x04034b50u);
-        header.Write((ushort)(zip64 ? 45 : 20)); // version needed
+        header.Write(zip64 ? Zip64Version : BaseVersion); // version needed
         header.Write(flags);
         header.Write((ushort)0); // method: stored
         header.Write((ushort)0);
@@ -46,18 +54,21 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
         header.Write(zip64 ? Max32 : (uint)size);
         header.Write(zip64 ? Max32 : (uint)size);
         header.Write((ushort)nameBytes.Length);
-        header.Write((ushort)(zip64Extra + 4 + pad));
+        header.Write((ushort)(zip64Extra + alignExtra + pad));
         header.Write(nameBytes);
-        if (zip64)
+        if (zip64Extra > 0)
         {
             header.Write((ushort)0x0001);
             header.Write((ushort)16);
             header.Write(size);
             header.Write(size);
         }
-        header.Write((ushort)0x4246); // "FB": PyTorch's alignment padding
-        header.Write((ushort)pad);
-        header.Write(Enumerable.Repeat((byte)'Z', pad).ToArray());
+        if (alignment > 0)
+        {
+            header.Write((ushort)0x4246); // "FB": PyTorch's alignment padding
+            header.Write((ushort)pad);
+            header.Write(Enumerable.Repeat((byte)'Z', pad).ToArray());
+        }
         header.Flush();
 
         var counting = new CrcStream(output);
@@ -80,12 +91,13 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
         long cdStart = output.Position;
         foreach (var e in _entries)
         {
-            bool bigSize = forceZip64 || e.Size >= Max32;
-            bool bigOffset = forceZip64 || e.Offset >= Max32;
+            bool bigSize = NeedsZip64(e.Size);
+            bool bigOffset = NeedsZip64(e.Offset);
             int extra = (bigSize ? 16 : 0) + (bigOffset ? 8 : 0);
+            ushort version = extra > 0 ? Zip64Version : BaseVersion;
             w.Write(0x02014b50u);
-            w.Write((ushort)45); // version made by: 4.5, MS-DOS attributes
-            w.Write((ushort)(extra > 0 ? 45 : 20));
+            w.Write(layout.UnixMode is null ? Zip64Version : (ushort)(3 << 8 | version)); // version made by
+            w.Write(version); // version needed
             w.Write(e.Flags);
             w.Write((ushort)0);
             w.Write((ushort)0);
@@ -98,7 +110,7 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
             w.Write((ushort)0); // comment
             w.Write((ushort)0); // disk
             w.Write((ushort)0); // internal attributes
-            w.Write(0u); // external attributes
+            w.Write((uint)(layout.UnixMode ?? 0) << 16); // external attributes
             w.Write(bigOffset ? Max32 : (uint)e.Offset);
             w.Write(e.Name);
             if (extra > 0)
@@ -112,17 +124,18 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
         }
         long cdEnd = output.Position;
         long cdSize = cdEnd - cdStart;
-        bool zip64End = forceZip64 || _entries.Count >= 0xFFFF || cdStart >= Max32 || cdSize >= Max32;
+        long count = _entries.Count;
+        bool zip64End = layout.ForceZip64 || count >= layout.Zip64CountFrom || NeedsZip64(cdStart) || NeedsZip64(cdSize);
         if (zip64End)
         {
             w.Write(0x06064b50u); // Zip64 end of central directory record
             w.Write(44L);
-            w.Write((ushort)45);
-            w.Write((ushort)45);
+            w.Write(Zip64Version);
+            w.Write(Zip64Version);
             w.Write(0u);
             w.Write(0u);
-            w.Write((long)_entries.Count);
-            w.Write((long)_entries.Count);
+            w.Write(count);
+            w.Write(count);
             w.Write(cdSize);
             w.Write(cdStart);
             w.Write(0x07064b50u); // its locator
@@ -130,26 +143,32 @@ internal sealed class ZipStoreWriter(Stream output, bool forceZip64 = false)
             w.Write(cdEnd);
             w.Write(1u);
         }
+        bool saturate = zip64End && layout.SaturateEndRecord;
+        ushort countField = saturate ? (ushort)0xFFFF : (ushort)Math.Min(count, 0xFFFF);
         w.Write(0x06054b50u);
         w.Write((ushort)0);
         w.Write((ushort)0);
-        w.Write(zip64End ? (ushort)0xFFFF : (ushort)_entries.Count);
-        w.Write(zip64End ? (ushort)0xFFFF : (ushort)_entries.Count);
-        w.Write(zip64End ? Max32 : (uint)cdSize);
-        w.Write(zip64End ? Max32 : (uint)cdStart);
+        w.Write(countField);
+        w.Write(countField);
+        w.Write(saturate ? Max32 : (uint)Math.Min(cdSize, Max32));
+        w.Write(saturate ? Max32 : (uint)Math.Min(cdStart, Max32));
         w.Write((ushort)0);
         w.Flush();
     }
 
+    private bool NeedsZip64(long value) => layout.ForceZip64 || value >= layout.Zip64SizeFrom;
+
     /// <summary>Passes writes through while counting them and computing their CRC-32.</summary>
     private sealed class CrcStream(Stream inner) : Stream
     {
-        public uint Crc { get; private set; }
+        private readonly Crc32 _crc = new();
+
+        public uint Crc => _crc.GetCurrentHashAsUInt32();
         public long Count { get; private set; }
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
-            Crc = Crc32.Append(Crc, buffer);
+            _crc.Append(buffer);
             Count += buffer.Length;
             inner.Write(buffer);
         }
