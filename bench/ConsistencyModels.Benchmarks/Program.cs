@@ -90,7 +90,7 @@ foreach (var (label, precision, channelsLast) in new[] { ("fp32", Precision.Fp32
         }, 1, batch == 1 ? reps : heavyReps, flopsPerImage * batch, batch, "img"));
     }
     double forward8 = results[^1].MedianMs;
-    GenerationResult? last = null;
+    ConsistencyModels.IO.Images.ImageBatch? last = null;
     double networkMs = 0;
     pipeline.OnNetworkCall = dt => networkMs += dt.TotalMilliseconds;
     var wall = System.Diagnostics.Stopwatch.StartNew();

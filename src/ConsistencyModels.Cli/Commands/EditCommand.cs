@@ -1,7 +1,6 @@
 // `cm edit TASK`: zero-shot editing (paper §5.3, Algorithm 4) — parse, load inputs, ImageEditor.Edit, write a grid / PNGs.
 using System.ComponentModel;
 using ConsistencyModels.Editing;
-using ConsistencyModels.IO.Images;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
 using Spectre.Console;
@@ -103,15 +102,14 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         var task = Parse.EditTask(s.Task);
         var source = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey);
         var config = source.Config;
-        if (task == EditTask.Colorize && config.InChannels != 3)
-            throw new ArgumentException($"colorize needs an RGB model; {source.Name} has {config.InChannels} channel{(config.InChannels == 1 ? "" : "s")}");
+        task.CheckModel(config, source.Name);
         if (s.Threads is int threads) set_num_threads(threads);
         if (config.Denoiser == DenoiserKind.Edm)
             AnsiConsole.MarkupLine("[yellow]warning:[/] an EDM model is not a consistency function: one evaluation per noise level gives poor edits");
 
         using var scope = NewDisposeScope();
         EditImages? inputs = null;
-        if (task != EditTask.Interpolate)
+        if (task.TakesImages)
         {
             inputs = s.InputDataset is not null
                 ? EditInputs.FromDataset(s.InputDataset, Parse.IntList(s.Indices, "--indices"), config.ImageSize, config.InChannels, config.ClassCond)
@@ -121,7 +119,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         }
         else if (s.Input.Length > 0 || s.InputDataset is not null)
             throw new ArgumentException("interpolate starts from random latents: it takes no --input");
-        if (s.Mask is not null && task != EditTask.Inpaint) throw new ArgumentException("--mask applies to inpaint only");
+        if (s.Mask is not null && !task.TakesMask) throw new ArgumentException("--mask applies to inpaint only");
 
         var request = new EditRequest
         {
@@ -135,16 +133,13 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
             request = request with { ClassLabels = Enumerable.Range(0, s.Pairs).Select(i => i % config.ResolvedNumClasses!.Value).ToList() };
 
         using var pipeline = ModelLoading.Load(source, DeviceOption.Parse(s.Device), Nn.Precision.Fp32);
-        AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(source.Name)}  [grey]task:[/] {ImageEditor.Name(task)}" +
-                               (task is EditTask.Interpolate or EditTask.Denoise ? "" : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.ResolvedTs.Count - 1} evaluations)"));
+        AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(source.Name)}  [grey]task:[/] {task.Name}" +
+                               (task is EditTask.Interpolate or EditTask.Denoise ? "" : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.Evaluations} evaluations)"));
         EditResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                var bar = ctx.AddTask("network evaluations", maxValue: task switch
-                {
-                    EditTask.Interpolate => s.Frames, EditTask.Denoise => 1, _ => request.ResolvedTs.Count - 1,
-                });
+                var bar = ctx.AddTask("network evaluations", maxValue: request.Evaluations);
                 result = ImageEditor.Edit(pipeline, request, step => bar.Value = step.Evaluation);
                 bar.Value = bar.MaxValue;
             });
@@ -157,16 +152,10 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
 
     private static void Write(Settings s, EditResult r)
     {
-        Tensor grid = r.Grid();
-        if (s.Zoom > 1) grid = grid.repeat_interleave(s.Zoom, 1).repeat_interleave(s.Zoom, 2);
-        ImageIO.SaveGrid(s.Output, grid, r.Columns);
+        r.Grid().Zoom(s.Zoom).SaveGrid(s.Output, r.Columns);
         AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Output)}[/]" + (r.Reference is null ? " (one row per pair of latents)" : " (per row: reference, input, result)"));
         if (s.OutputDir is null) return;
-        Directory.CreateDirectory(s.OutputDir);
-        var (n, h, w, c) = ((int)r.Edited.shape[0], (int)r.Edited.shape[1], (int)r.Edited.shape[2], (int)r.Edited.shape[3]);
-        var bytes = r.Edited.contiguous().data<byte>().ToArray();
-        for (int i = 0; i < n; i++)
-            ImageIO.SavePng(Path.Combine(s.OutputDir, $"{i:D6}.png"), bytes.AsSpan(i * h * w * c, h * w * c).ToArray(), h, w, c);
-        AnsiConsole.MarkupLine($"wrote {n} PNG files to [green]{Markup.Escape(s.OutputDir)}[/]");
+        r.Edited.SavePngs(s.OutputDir);
+        AnsiConsole.MarkupLine($"wrote {r.Edited.Count} PNG files to [green]{Markup.Escape(s.OutputDir)}[/]");
     }
 }

@@ -1,6 +1,5 @@
 // Writes generated batches as they arrive: PNGs to --output-dir at once; the grid and the npz (official layout:
 // arr_0 uint8 NHWC, arr_1 int64 labels, empty for unconditional models) at the end.
-using ConsistencyModels.IO.Images;
 using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
@@ -28,10 +27,7 @@ internal sealed class Outputs
     public void Add(GenerationBatch b)
     {
         _all?.Add(b);
-        if (_s.OutputDir is null) return;
-        int pixels = b.Height * b.Width * b.Channels;
-        for (int i = 0; i < b.Count; i++)
-            ImageIO.SavePng(Path.Combine(_s.OutputDir, $"{b.Start + i:D6}.png"), b.Images.AsSpan(i * pixels, pixels).ToArray(), b.Height, b.Width, b.Channels);
+        if (_s.OutputDir is not null) b.SavePngs(_s.OutputDir, firstIndex: b.Start);
     }
 
     public void Finish()
@@ -39,7 +35,7 @@ internal sealed class Outputs
         var r = _all?.Result;
         if (_grid is not null)
         {
-            ImageIO.SaveGrid(_grid, r!.Images, r.Count, r.Height, r.Width, r.Channels, _columns);
+            r!.SaveGrid(_grid, _columns);
             AnsiConsole.MarkupLine($"wrote grid [green]{Markup.Escape(_grid)}[/] ({r.Count} images)");
         }
         if (_s.OutputDir is not null)

@@ -2,6 +2,7 @@
 using System.ComponentModel;
 using System.Text.Json;
 using ConsistencyModels.IO;
+using ConsistencyModels.IO.Images;
 using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Sampling;
@@ -110,7 +111,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException or NotSupportedException) { return false; }
     }
 
-    private static void WriteShard(string path, GenerationResult r)
+    private static void WriteShard(string path, ImageBatch r)
     {
         var images = new NpyArray("arr_0", NpyDtype.UInt8, [r.Count, r.Height, r.Width, r.Channels], r.Images);
         if (r.Labels is { } labels) Npz.Write(path, images, NpyArray.Create<long>("arr_1", labels, labels.Length));

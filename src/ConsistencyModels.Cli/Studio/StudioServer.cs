@@ -97,8 +97,7 @@ internal static class StudioServer
             job.Total = request.Sampling.Evaluations;
             var pipeline = models.Pipeline(m);
             var progress = new SyncProgress<GenerationProgress>(p => job.Done = p.Evaluation);
-            var result = pipeline.Generate(request, progress);
-            WriteImages(job, result.Images, result.Count, result.Height, result.Width, result.Channels, columns: Math.Min(count, 8));
+            WriteImages(job, pipeline.Generate(request, progress), columns: Math.Min(count, 8));
         }));
     }
 
@@ -119,28 +118,26 @@ internal static class StudioServer
                 if (labels is null) throw new ArgumentException($"{m.Name} is class-conditional: choose the class of the image (classLabel 0-{classes - 1})");
                 if (label < 0 || label >= classes) throw new ArgumentException($"classLabel {label} is outside 0-{classes - 1}");
             }
-            if (task != EditTask.Interpolate)
+            if (task.TakesImages)
             {
-                var file = form.Files["image"] ?? throw new ArgumentException($"{ImageEditor.Name(task)} needs an input image (field 'image')");
+                var file = form.Files["image"] ?? throw new ArgumentException($"{task.Name} needs an input image (field 'image')");
                 var path = Save(file, folder, "image");
                 images = EditInputs.FromFiles([path], size, channels).Images.DetachFromDisposeScope();
             }
             if (form.Files["mask"] is { } maskFile)
             {
-                if (task != EditTask.Inpaint) throw new ArgumentException("a mask applies to inpaint only");
+                if (!task.TakesMask) throw new ArgumentException("a mask applies to inpaint only");
                 mask = EditInputs.MaskFromFile(Save(maskFile, folder, "mask"), size).DetachFromDisposeScope();
             }
-            if (task == EditTask.Colorize && channels != 3) throw new ArgumentException($"colorize needs an RGB model; {m.Name} has {channels} channel(s)");
+            task.CheckModel(m.Config, m.Name);
             var request = new EditRequest { Task = task, Images = images, KnownMask = mask, ClassLabels = labels, Seed = seed, Pairs = 1, Frames = 8 };
             return Queued(jobs.TryEnqueue("edit", job =>
             {
                 using var scope = NewDisposeScope();
                 var pipeline = models.Pipeline(m);
-                job.Total = task switch { EditTask.Interpolate => 8, EditTask.Denoise => 1, _ => request.ResolvedTs.Count - 1 };
+                job.Total = request.Evaluations;
                 var r = ImageEditor.Edit(pipeline, request, step => job.Done = step.Evaluation);
-                var grid = r.Grid();
-                var (n, h, w, c) = ((int)grid.shape[0], (int)grid.shape[1], (int)grid.shape[2], (int)grid.shape[3]);
-                WriteImages(job, grid.contiguous().data<byte>().ToArray(), n, h, w, c, r.Columns);
+                WriteImages(job, r.Grid(), r.Columns);
                 job.Note = r.Reference is null ? "one row per pair of latents" : "reference | input | result";
                 images?.Dispose(); mask?.Dispose();
             }));
@@ -169,12 +166,11 @@ internal static class StudioServer
         return path;
     }
 
-    private static void WriteImages(StudioJob job, byte[] nhwc, int n, int h, int w, int c, int columns)
+    private static void WriteImages(StudioJob job, ImageBatch images, int columns)
     {
-        ImageIO.SaveGrid(Path.Combine(job.Folder, "grid.png"), nhwc, n, h, w, c, columns);
-        for (int i = 0; i < n; i++)
-            ImageIO.SavePng(Path.Combine(job.Folder, $"{i:D4}.png"), nhwc.AsSpan(i * h * w * c, h * w * c).ToArray(), h, w, c);
-        job.Images = n;
+        images.SaveGrid(Path.Combine(job.Folder, "grid.png"), columns);
+        images.SavePngs(job.Folder, digits: 4);
+        job.Images = images.Count;
     }
 
     private static IResult File(StudioJobs jobs, string id, string name)

@@ -18,10 +18,12 @@ public static class Denoising
     }
 
     /// <summary>f(x, σ) (clamped to [−1, 1] by the denoiser).</summary>
-    public static Tensor Denoise(Denoiser f, Tensor noisy, double sigma)
+    public static Tensor Denoise(Denoiser f, Tensor noisy, double sigma, Action<SamplerStep>? callback = null)
     {
         if (!(sigma > 0)) throw new ArgumentException($"--sigma must be positive (got {sigma})");
         using var s = full(noisy.shape[0], sigma, dtype: noisy.dtype, device: noisy.device);
-        return f(noisy, s);
+        var clean = f(noisy, s);
+        callback?.Invoke(new SamplerStep(1, 1, sigma, clean));
+        return clean;
     }
 }

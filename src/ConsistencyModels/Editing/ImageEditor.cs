@@ -7,8 +7,6 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Editing;
 
-public enum EditTask { Inpaint, Colorize, SuperRes, Stroke, Interpolate, Denoise }
-
 public sealed record EditRequest
 {
     public required EditTask Task { get; init; }
@@ -34,13 +32,24 @@ public sealed record EditRequest
     public GeneratorKind Generator { get; init; } = GeneratorKind.Determ;
 
     public IReadOnlyList<int> ResolvedTs => Ts ?? (Task == EditTask.Stroke ? StrokeGuided.DefaultTs : Enumerable.Range(0, Steps).ToList());
+
+    /// <summary>Network evaluations per image (interpolation: per pair), as the progress callback counts them.</summary>
+    public int Evaluations => Task switch
+    {
+        EditTask.Interpolate => Frames,
+        EditTask.Denoise => 1,
+        _ => ResolvedTs.Count - 1,
+    };
 }
 
-/// <summary>uint8 NHWC images: per reference its degraded form and the edit (interpolation: Edited is [pairs·frames], row-major).</summary>
-public sealed record EditResult(Tensor? Reference, Tensor? Degraded, Tensor Edited, int Columns)
+/// <summary>
+/// Per reference its degraded form and the edit (interpolation: only <see cref="Edited"/>, [pairs·frames] row-major),
+/// laid out in grids of <see cref="Columns"/> columns.
+/// </summary>
+public sealed record EditResult(ImageBatch? Reference, ImageBatch? Degraded, ImageBatch Edited, int Columns)
 {
     /// <summary>The images to show as one grid of <see cref="Columns"/> columns: per row reference, input, result (interpolation: the frames).</summary>
-    public Tensor Grid() => Reference is null ? Edited : stack([Reference, Degraded!, Edited], 1).flatten(0, 1);
+    public ImageBatch Grid() => Reference is null ? Edited : ImageBatch.Interleave([Reference, Degraded!, Edited]);
 }
 
 public static class ImageEditor
@@ -51,13 +60,12 @@ public static class ImageEditor
         int c = config.InChannels, s = config.ImageSize;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        int n = r.Task == EditTask.Interpolate ? r.Pairs : (int)(r.Images?.shape[0] ?? throw new ArgumentException($"{Name(r.Task)} needs input images"));
+        int n = r.Task.TakesImages ? (int)(r.Images?.shape[0] ?? throw new ArgumentException($"{r.Task.Name} needs input images")) : r.Pairs;
         if (r.Images is { } img && (img.dim() != 4 || img.shape[1] != c || img.shape[2] != s || img.shape[3] != s))
             throw new ArgumentException($"input images are [{string.Join(", ", img.shape)}], the model needs [B, {c}, {s}, {s}]");
-        if (r.Task == EditTask.Colorize && c != 3)
-            throw new ArgumentException($"colorize needs an RGB model; this one has {c} channel{(c == 1 ? "" : "s")}");
-        var labels = Labels(r.ClassLabels, n, config.ResolvedNumClasses, pipeline.Device);
-        var f = pipeline.CreateDenoiser(labels);
+        r.Task.CheckModel(config);
+        var labels = Labels(r.ClassLabels, n, config.ResolvedNumClasses);
+        var f = pipeline.CreateDenoiser(labels is null ? null : tensor(labels, device: pipeline.Device));
         using var rng = SampleGenerators.Create(r.Generator, n, r.Seed);
         var device = pipeline.Device;
 
@@ -65,9 +73,9 @@ public static class ImageEditor
         {
             var z1 = rng.Randn([n, c, s, s], device);
             var z2 = rng.Randn([n, c, s, s], device);
-            var frames = Interpolation.Interpolate(f, z1, z2, r.Frames, config.SigmaMax);       // [F, B, C, S, S]
+            var frames = Interpolation.Interpolate(f, z1, z2, r.Frames, config.SigmaMax, callback);     // [F, B, C, S, S]
             var rows = frames.transpose(0, 1).reshape(n * r.Frames, c, s, s);
-            return Detach(new EditResult(null, null, ImageIO.ToUint8Nhwc(rows), r.Frames));
+            return new EditResult(null, null, Images(rows, labels?.SelectMany(l => Enumerable.Repeat(l, r.Frames)).ToArray()), r.Frames);
         }
 
         var reference = r.Images!.to(device);
@@ -75,8 +83,8 @@ public static class ImageEditor
         {
             double sigma = r.Sigma ?? Denoising.DefaultSigma;
             var noisy = r.AddNoise ? Denoising.AddNoise(reference, sigma, rng) : reference;
-            var clean = Denoising.Denoise(f, noisy, sigma);
-            return Detach(new EditResult(ImageIO.ToUint8Nhwc(reference), ImageIO.ToUint8Nhwc(noisy), ImageIO.ToUint8Nhwc(clean), 3));
+            var clean = Denoising.Denoise(f, noisy, sigma, callback);
+            return new EditResult(Images(reference, labels), Images(noisy, labels), Images(clean, labels), 3);
         }
 
         using EditOperator op = r.Task switch
@@ -93,16 +101,12 @@ public static class ImageEditor
         // Stroke: show what the model starts from (the painting plus noise); otherwise the degraded reference.
         var shown = r.Task == EditTask.Stroke ? x.clamp(-1, 1) : null;
         var (edited, degraded) = ZeroShotEditor.Run(f, x, reference, op, rng, options, callback);
-        return Detach(new EditResult(ImageIO.ToUint8Nhwc(reference), ImageIO.ToUint8Nhwc(shown ?? degraded), ImageIO.ToUint8Nhwc(edited), 3));
+        return new EditResult(Images(reference, labels), Images(shown ?? degraded, labels), Images(edited, labels), 3);
     }
 
-    public static string Name(EditTask t) => t switch
-    {
-        EditTask.SuperRes => "superres",
-        _ => t.ToString().ToLowerInvariant(),
-    };
+    private static ImageBatch Images(Tensor x, long[]? labels) => ImageBatch.FromTensor(ImageIO.ToUint8Nhwc(x), labels);
 
-    private static Tensor? Labels(IReadOnlyList<int>? given, int n, int? numClasses, Device device)
+    private static long[]? Labels(IReadOnlyList<int>? given, int n, int? numClasses)
     {
         if (numClasses is not int k)
         {
@@ -113,15 +117,6 @@ public static class ImageEditor
             throw new ArgumentException($"the model is class-conditional ({k} classes): give --class-labels (one per image, or one for all)");
         if (given.Count != 1 && given.Count != n) throw new ArgumentException($"{given.Count} class labels for {n} images: give one per image, or one for all");
         if (given.Any(l => l < 0 || l >= k)) throw new ArgumentException($"class labels must be in 0..{k - 1} (got {string.Join(",", given)})");
-        var all = Enumerable.Range(0, n).Select(i => (long)given[given.Count == 1 ? 0 : i]).ToArray();
-        return tensor(all, device: device);
-    }
-
-    private static EditResult Detach(EditResult r)
-    {
-        r.Reference?.MoveToOuterDisposeScope();
-        r.Degraded?.MoveToOuterDisposeScope();
-        r.Edited.MoveToOuterDisposeScope();
-        return r;
+        return [.. Enumerable.Range(0, n).Select(i => (long)given[given.Count == 1 ? 0 : i])];
     }
 }

@@ -1,5 +1,6 @@
 // Interpolation, Song et al. (2023) §5.3 and the official editing notebook: slerp between two latents, then one step.
 using ConsistencyModels.Diffusion;
+using ConsistencyModels.Sampling;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Editing;
@@ -26,9 +27,10 @@ public static class Interpolation
     }
 
     /// <summary>
-    /// <paramref name="frames"/> images per pair, α = 0 … 1 evenly: f(slerp(z₁, z₂, α)·T, T). Result [frames, B, C, H, W].
+    /// <paramref name="frames"/> images per pair, α = 0 … 1 evenly: f(slerp(z₁, z₂, α)·T, T), one evaluation
+    /// per frame. Result [frames, B, C, H, W].
     /// </summary>
-    public static Tensor Interpolate(Denoiser f, Tensor z1, Tensor z2, int frames, double sigmaMax = 80.0)
+    public static Tensor Interpolate(Denoiser f, Tensor z1, Tensor z2, int frames, double sigmaMax = 80.0, Action<SamplerStep>? callback = null)
     {
         if (frames < 2) throw new ArgumentException($"--frames must be at least 2 (got {frames})");
         if (!z1.shape.SequenceEqual(z2.shape)) throw new ArgumentException("the two latents differ in shape");
@@ -40,7 +42,9 @@ public static class Interpolation
             double alpha = (double)k / (frames - 1);
             using var inner = NewDisposeScope();
             var z = Slerp(z1, z2, alpha);
-            outs.Add(f(z * sigmaMax, t).MoveToOuterDisposeScope());
+            var image = f(z * sigmaMax, t);
+            callback?.Invoke(new SamplerStep(k + 1, frames, sigmaMax, image));
+            outs.Add(image.MoveToOuterDisposeScope());
         }
         return stack(outs).MoveToOuterDisposeScope();
     }

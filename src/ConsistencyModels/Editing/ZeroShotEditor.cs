@@ -1,4 +1,5 @@
-// Zero-shot editing, Song et al. (2023) Algorithm 4 — the loop of cm/karras_diffusion.py::iterative_{colorization,inpainting,superres}.
+// Zero-shot editing, Song et al. (2023) Algorithm 4 — cm/karras_diffusion.py::iterative_{colorization,inpainting,superres}:
+// the multistep sampler with a projection onto the reference after every evaluation.
 using ConsistencyModels.Diffusion;
 using ConsistencyModels.Sampling;
 using static TorchSharp.torch;
@@ -20,31 +21,22 @@ public static class ZeroShotEditor
     }
 
     /// <summary>
-    /// Runs the loop from <paramref name="x"/>: per index, x₀ = clamp(f(x, t), −1, 1), the reference's known part put
-    /// back (A⁻¹[(A y)·known + (A x₀)·(1 − known)]), then re-noised to the next level (a noise tensor is drawn after every
-    /// evaluation, the last one scaled by 0, as upstream). Returns the edited images and the degraded reference.
+    /// The official iterative_* loop: the multistep consistency sampler from <paramref name="x"/> on the
+    /// <see cref="Project">projected</see> denoiser, so every x₀ keeps the reference's known part before it is re-noised
+    /// (a noise tensor is drawn after every evaluation, the last one scaled by 0, as upstream). Returns the edited images
+    /// and the degraded reference.
     /// </summary>
     public static (Tensor Edited, Tensor Degraded) Run(Denoiser f, Tensor x, Tensor reference, EditOperator op, ISampleGenerator rng,
                                                        MultistepOptions o, Action<SamplerStep>? callback = null)
     {
-        o.Validate();
-        var images = op.Degrade(reference);
-        using var sIn = ones(x.shape[0], dtype: x.dtype, device: x.device);
-        int total = o.Ts.Count - 1;
-        var current = x;
-        for (int i = 0; i < total; i++)
-        {
-            using var scope = NewDisposeScope();
-            double t = KarrasSchedule.SigmaAt(o.Ts[i], o.Steps, o.SigmaMin, o.SigmaMax, o.Rho);
-            var x0 = f(current, sIn * t).clamp(-1.0, 1.0);
-            x0 = op.Replace(images, x0);
-            callback?.Invoke(new SamplerStep(i + 1, total, t, x0));
-            double nextT = Math.Clamp(KarrasSchedule.SigmaAt(o.Ts[i + 1], o.Steps, o.SigmaMin, o.SigmaMax, o.Rho), o.SigmaMin, o.SigmaMax);
-            var next = x0 + rng.RandnLike(current) * Math.Sqrt(nextT * nextT - o.SigmaMin * o.SigmaMin);
-            next.MoveToOuterDisposeScope();
-            if (!ReferenceEquals(current, x)) current.Dispose();
-            current = next;
-        }
-        return (ReferenceEquals(current, x) ? x.alias() : current, images);
+        var degraded = op.Degrade(reference);
+        return (MultistepSampler.Sample(Project(f, op, degraded), x, rng, o, callback), degraded);
     }
+
+    /// <summary>
+    /// The denoiser followed by the edit's projection: x₀ = clamp(f(x, t), −1, 1) with the known part of
+    /// <paramref name="degraded"/> put back, A⁻¹[(A y)·known + (A x₀)·(1 − known)] (upstream's <c>replacement</c>).
+    /// </summary>
+    public static Denoiser Project(Denoiser f, EditOperator op, Tensor degraded) =>
+        (x, sigma) => op.Replace(degraded, f(x, sigma).clamp(-1.0, 1.0));
 }

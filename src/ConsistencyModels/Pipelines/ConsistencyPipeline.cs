@@ -99,7 +99,7 @@ public sealed class ConsistencyPipeline : IDisposable
         }, classLabels, clipDenoised);
 
     /// <summary>Generates all images of the requested range and returns them together (use <see cref="GenerateBatches"/> for large counts).</summary>
-    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
+    public ImageBatch Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancel = default)
     {
         int first = request.FirstSample;
         var collector = new GenerationCollector(request.ResolvedEndSample - first, Config.ImageSize, Config.ImageSize, Config.InChannels,

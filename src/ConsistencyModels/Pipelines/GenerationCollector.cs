@@ -1,4 +1,6 @@
-// Assembles streamed GenerationBatch results into one GenerationResult (uint8 NHWC + labels), in sample order.
+// Assembles streamed GenerationBatch results into one ImageBatch (uint8 NHWC + labels), in sample order.
+using ConsistencyModels.IO.Images;
+
 namespace ConsistencyModels.Pipelines;
 
 public sealed class GenerationCollector
@@ -25,5 +27,5 @@ public sealed class GenerationCollector
         b.Labels?.CopyTo(_labels!, b.Start);
     }
 
-    public GenerationResult Result => new(_images, _count, _height, _width, _channels, _labels);
+    public ImageBatch Result => new(_images, _count, _height, _width, _channels, _labels);
 }

@@ -1,4 +1,5 @@
 // What to generate: sample count, batching, seed, noise source, labels and sampler (image_sample.py's flags as data).
+using ConsistencyModels.IO.Images;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Sampling;
 
@@ -62,11 +63,9 @@ public sealed record GenerationRequest
     }
 }
 
-/// <summary>Generated images as uint8 NHWC (the official npz layout) and their labels (null for unconditional models).</summary>
-public sealed record GenerationResult(byte[] Images, int Count, int Height, int Width, int Channels, long[]? Labels);
-
-/// <summary>One batch of results: samples [Start, Start + Count) as uint8 NHWC, with their labels.</summary>
-public sealed record GenerationBatch(int Start, int Count, byte[] Images, int Height, int Width, int Channels, long[]? Labels);
+/// <summary>One batch of results: samples [Start, Start + Count) of the run, as uint8 NHWC, with their labels.</summary>
+public sealed record GenerationBatch(int Start, int Count, byte[] Images, int Height, int Width, int Channels, long[]? Labels)
+    : ImageBatch(Images, Count, Height, Width, Channels, Labels);
 
 /// <summary>Progress: batch b of B, network evaluation e of E within the batch.</summary>
 public sealed record GenerationProgress(int Batch, int Batches, int SamplesDone, int NumSamples, int Evaluation, int EvaluationsPerBatch);

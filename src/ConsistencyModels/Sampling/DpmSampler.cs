@@ -11,11 +11,8 @@ public static class DpmSampler
     {
         int n = (int)sigmas.shape[0], total = 2 * (n - 1), nfe = 0;
         using var sIn = SamplerMath.OnesFor(x);
-        var input = x;
-        for (int i = 0; i < n - 1; i++)
+        return SamplerLoop.Run(x, n - 1, (i, x) =>
         {
-            using var scope = NewDisposeScope();
-            var prev = x;
             var sigma = sigmas[i];
             (x, var sigmaHat) = SamplerMath.Churn(x, sigma, n, rng, o);
             var denoised = f(x, SamplerMath.Batch(sigmaHat, sIn));
@@ -29,8 +26,7 @@ public static class DpmSampler
             var denoised2 = f(x2, SamplerMath.Batch(sigmaMid, sIn));
             callback?.Invoke(new SamplerStep(++nfe, total, sigmaMid.item<float>(), denoised2));
             var d2 = SamplerMath.ToD(x2, sigmaMid, denoised2);
-            x = SamplerMath.Advance(prev, x + d2 * dt2, input);
-        }
-        return ReferenceEquals(x, input) ? x.alias() : x;
+            return x + d2 * dt2;
+        });
     }
 }

@@ -11,11 +11,8 @@ public static class EulerAncestralSampler
     {
         int n = (int)sigmas.shape[0];
         using var sIn = SamplerMath.OnesFor(x);
-        var input = x;
-        for (int i = 0; i < n - 1; i++)
+        return SamplerLoop.Run(x, n - 1, (i, x) =>
         {
-            using var scope = NewDisposeScope();
-            var prev = x;
             var sigmaFrom = sigmas[i];
             var sigmaTo = sigmas[i + 1];
             var denoised = f(x, SamplerMath.Batch(sigmaFrom, sIn));
@@ -24,8 +21,7 @@ public static class EulerAncestralSampler
             var sigmaDown = (sigmaTo.pow(2) - sigmaUp.pow(2)).pow(0.5);
             var d = SamplerMath.ToD(x, sigmaFrom, denoised);
             x = x + d * (sigmaDown - sigmaFrom);
-            x = SamplerMath.Advance(prev, x + rng.RandnLike(x) * sigmaUp, input);
-        }
-        return ReferenceEquals(x, input) ? x.alias() : x;
+            return x + rng.RandnLike(x) * sigmaUp;
+        });
     }
 }

@@ -11,17 +11,13 @@ public static class EulerSampler
     {
         int n = (int)sigmas.shape[0];
         using var sIn = SamplerMath.OnesFor(x);
-        var input = x;
-        for (int i = 0; i < n - 1; i++)
+        return SamplerLoop.Run(x, n - 1, (i, x) =>
         {
-            using var scope = NewDisposeScope();
-            var prev = x;
             var sigma = sigmas[i];
             var denoised = f(x, SamplerMath.Batch(sigma, sIn));
             callback?.Invoke(new SamplerStep(i + 1, n - 1, sigma.item<float>(), denoised));
             var d = SamplerMath.ToD(x, sigma, denoised);
-            x = SamplerMath.Advance(prev, x + d * (sigmas[i + 1] - sigma), input);
-        }
-        return ReferenceEquals(x, input) ? x.alias() : x;
+            return x + d * (sigmas[i + 1] - sigma);
+        });
     }
 }

@@ -14,11 +14,8 @@ public static class HeunSampler
     {
         int n = (int)sigmas.shape[0], total = 2 * (n - 1) - 1, nfe = 0;
         using var sIn = SamplerMath.OnesFor(x);
-        var input = x;
-        for (int i = 0; i < n - 1; i++)
+        return SamplerLoop.Run(x, n - 1, (i, x) =>
         {
-            using var scope = NewDisposeScope();
-            var prev = x;
             var sigma = sigmas[i];
             (x, var sigmaHat) = SamplerMath.Churn(x, sigma, n, rng, o);
             var denoised = f(x, SamplerMath.Batch(sigmaHat, sIn));
@@ -26,20 +23,12 @@ public static class HeunSampler
             var d = SamplerMath.ToD(x, sigmaHat, denoised);
             var sigmaNext = sigmas[i + 1];
             var dt = sigmaNext - sigmaHat;
-            if (sigmaNext.item<float>() == 0)
-            {
-                x = x + d * dt;                                                      // Euler step to 0.
-            }
-            else
-            {
-                var x2 = x + d * dt;                                                 // Apply 2nd order correction.
-                var denoised2 = f(x2, SamplerMath.Batch(sigmaNext, sIn));
-                callback?.Invoke(new SamplerStep(++nfe, total, sigmaNext.item<float>(), denoised2));
-                var d2 = SamplerMath.ToD(x2, sigmaNext, denoised2);
-                x = x + (d + d2) / 2 * dt;
-            }
-            x = SamplerMath.Advance(prev, x, input);
-        }
-        return ReferenceEquals(x, input) ? x.alias() : x;
+            if (sigmaNext.item<float>() == 0) return x + d * dt;                     // Euler step to 0.
+            var x2 = x + d * dt;                                                     // Apply 2nd order correction.
+            var denoised2 = f(x2, SamplerMath.Batch(sigmaNext, sIn));
+            callback?.Invoke(new SamplerStep(++nfe, total, sigmaNext.item<float>(), denoised2));
+            var d2 = SamplerMath.ToD(x2, sigmaNext, denoised2);
+            return x + (d + d2) / 2 * dt;
+        });
     }
 }

@@ -39,17 +39,13 @@ public static class MultistepSampler
         o.Validate();
         using var sIn = SamplerMath.OnesFor(x);
         int total = o.Ts.Count - 1;
-        var input = x;
-        for (int i = 0; i < total; i++)
+        return SamplerLoop.Run(x, total, (i, x) =>
         {
-            using var scope = NewDisposeScope();
-            var prev = x;
             double t = KarrasSchedule.SigmaAt(o.Ts[i], o.Steps, o.SigmaMin, o.SigmaMax, o.Rho);
             var x0 = f(x, sIn * t);
             callback?.Invoke(new SamplerStep(i + 1, total, t, x0));
             double nextT = Math.Clamp(KarrasSchedule.SigmaAt(o.Ts[i + 1], o.Steps, o.SigmaMin, o.SigmaMax, o.Rho), o.SigmaMin, o.SigmaMax);
-            x = SamplerMath.Advance(prev, x0 + rng.RandnLike(x) * Math.Sqrt(nextT * nextT - o.SigmaMin * o.SigmaMin), input);
-        }
-        return ReferenceEquals(x, input) ? x.alias() : x;
+            return x0 + rng.RandnLike(x) * Math.Sqrt(nextT * nextT - o.SigmaMin * o.SigmaMin);
+        });
     }
 }

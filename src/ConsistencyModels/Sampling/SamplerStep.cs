@@ -20,17 +20,6 @@ internal static class SamplerMath
     /// <summary>σ·ones([N]) as upstream's <c>sigma * s_in</c> (float32).</summary>
     public static Tensor Batch(Tensor sigma0d, Tensor sIn) => sigma0d * sIn;
 
-    /// <summary>
-    /// Ends one sampler iteration: moves the new state out of the step's dispose scope and frees the previous state
-    /// (unless it is the caller's input, which the caller owns).
-    /// </summary>
-    public static Tensor Advance(Tensor previous, Tensor next, Tensor callerInput)
-    {
-        next.MoveToOuterDisposeScope();
-        if (!ReferenceEquals(previous, callerInput) && !ReferenceEquals(previous, next)) previous.Dispose();
-        return next;
-    }
-
     public static Tensor OnesFor(Tensor x) => ones(x.shape[0], dtype: x.dtype, device: x.device);
 
     /// <summary>
