@@ -61,7 +61,7 @@ internal static class Requirements
     /// <summary>The mpirun executable (OpenMPI).</summary>
     public static string MpiRun()
     {
-        var path = new[] { "/usr/bin/mpirun", "/usr/local/bin/mpirun" }.FirstOrDefault(File.Exists);
+        var path = new[] { "/usr/bin/mpirun", "/usr/local/bin/mpirun" }.FirstOrDefault(Installed);
         Require(path is not null, "mpirun not found (apt-get install openmpi-bin)");
         return path!;
     }
@@ -70,7 +70,14 @@ internal static class Requirements
     public static (string Chromium, string Driver) Chromium()
     {
         const string Chromium = "/usr/bin/chromium", Driver = "/usr/bin/chromedriver";
-        Require(File.Exists(Chromium) && File.Exists(Driver), "chromium / chromedriver not found (apt-get install chromium chromium-driver)");
+        Require(Installed(Chromium) && Installed(Driver), "chromium / chromedriver not found (apt-get install chromium chromium-driver)");
         return (Chromium, Driver);
+    }
+
+    /// <summary>An existing file, or a symbolic link (e.g. Debian's /etc/alternatives) that resolves to one; File.Exists also accepts a dangling link.</summary>
+    private static bool Installed(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists && (file.LinkTarget is null || file.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true });
     }
 }
