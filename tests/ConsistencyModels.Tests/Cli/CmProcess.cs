@@ -10,8 +10,18 @@ internal static class CmProcess
         public string All => Stdout + Stderr;
     }
 
-    /// <summary>An empty download cache, so tests never see files a user downloaded.</summary>
-    public static readonly string EmptyCache = Path.Combine(Path.GetTempPath(), "cm-tests-empty-cache");
+    private static readonly TempDir EmptyCacheDir = RunScopedTempDir();
+
+    /// <summary>An empty download cache for this test run, so tests never see files a user downloaded.</summary>
+    public static string EmptyCache => EmptyCacheDir.Path;
+
+    /// <summary>A scratch folder shared by the whole run, deleted when the test process ends.</summary>
+    private static TempDir RunScopedTempDir()
+    {
+        var dir = new TempDir();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => dir.Dispose();
+        return dir;
+    }
 
     public static Result Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
 

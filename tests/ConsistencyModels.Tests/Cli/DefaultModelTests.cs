@@ -1,18 +1,20 @@
 // The built-in model: embedded weights load strictly, and `cm generate` with no options writes one grid row per class.
-using ConsistencyModels.IO.Images;
 using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
-using SkiaSharp;
 using Xunit;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Tests.Cli;
 
-public class DefaultModelTests
+public sealed class DefaultModelTests : IDisposable
 {
-    private static string Temp(string name) => Path.Combine(Path.GetTempPath(), $"cm-test-{Guid.NewGuid():N}-{name}");
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private string Temp(string name) => _tmp.File(name);
 
     [Fact]
     public void EmbeddedWeightsAreFp16AndFitTheFashionMnistArchitecture()
@@ -58,10 +60,11 @@ public class DefaultModelTests
         var r = CmProcess.Run("generate", "--output", grid, "--npz", npz);
         Assert.True(r.ExitCode == 0, r.All);
         Assert.Contains("cd_fmnist32", r.All);
-        var labels = Npz.Read(npz)["arr_1"].ToArray<long>();
-        Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)(i / 8)), labels);
-        using var bitmap = SKBitmap.Decode(grid);
-        Assert.Equal(ImageIO.GridSize(80, 32, 32, 8), (bitmap.Height, bitmap.Width));
+        var samples = Npz.Read(npz);
+        Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)(i / 8)), samples["arr_1"].ToArray<long>());
+        // Eight columns, so one row per class; the grid holds the npz's images in order.
+        var tiles = GridImages.Read(grid, 80, 32, 32, 1, columns: 8);
+        for (int k = 0; k < 80; k++) Assert.Equal(GridImages.Image(samples["arr_0"].Data, k, 32, 32, 1), tiles[k]);
     }
 
     [Fact]

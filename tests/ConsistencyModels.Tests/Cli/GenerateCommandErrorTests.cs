@@ -10,14 +10,9 @@ namespace ConsistencyModels.Tests.Cli;
 
 public sealed class GenerateCommandErrorTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("cm-cli-test-").FullName;
+    private readonly TempDir _tmp = new();
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
-    private static bool NoFixtures() => FixturePaths.Unavailable();
+    public void Dispose() => _tmp.Dispose();
 
     private static string ImageNetConfig => FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json");
     private static string ImageNetWeights => FixturePaths.Require("model_imagenet64_topology.pt");
@@ -43,57 +38,54 @@ public sealed class GenerateCommandErrorTests : IDisposable
         Assert.DoesNotContain("does not exist", r.All);        // rejected while parsing, before looking at the checkpoint
     }
 
-    [Fact]
+    [SkippableFact]
     public void CudaOnACpuOnlyBuildFailsClearly()
     {
-        if (NoFixtures()) return;
-        if (TorchSharp.torch.cuda.is_available()) return;     // this test is about machines without CUDA
-        var npz = Path.Combine(_dir, "out.npz");
+        Skip.If(TorchSharp.torch.cuda.is_available(), "this test is about machines without CUDA");
+        var npz = _tmp.File("out.npz");
         var r = CmProcess.Run("generate", "--model-config", ImageNetConfig, "--checkpoint", ImageNetWeights, "-n", "1",
             "--device", "cuda", "--npz", npz);
         AssertCleanFailure(r, "--device cuda", "CUDA");
         Assert.False(File.Exists(npz), "no output may be written when the device is unusable");
     }
 
-    [Fact]
+    [SkippableFact]
     public void ClassLabelsForAnUnconditionalModelFailClearly()
     {
-        if (NoFixtures()) return;
         var r = CmProcess.Run("generate", "--model-config", LsunConfig, "--checkpoint", LsunWeights, "--class-labels", "1",
-            "--npz", Path.Combine(_dir, "out.npz"));
+            "--npz", _tmp.File("out.npz"));
         AssertCleanFailure(r, "unconditional", "class labels");
     }
 
-    [Fact]
+    [SkippableFact]
     public void PngPassedAsCheckpointFailsClearly()
     {
-        if (NoFixtures()) return;
-        var png = Path.Combine(_dir, "weights.png");
+        var png = _tmp.File("weights.png");
         ImageIO.SavePng(png, new byte[8 * 8 * 3], 8, 8, 3);
-        Assert.True(new FileInfo(png).Length > 0);
-        var npz = Path.Combine(_dir, "out.npz");
+        var (pixels, h, w) = ImageIO.LoadRgb(png);             // a real PNG: it decodes to the black 8x8 image written
+        Assert.Equal((8, 8), (h, w));
+        Assert.Equal(new byte[8 * 8 * 3], pixels);
+        var npz = _tmp.File("out.npz");
         var r = CmProcess.Run("generate", "--model-config", ImageNetConfig, "--checkpoint", png, "-n", "1", "--npz", npz);
         AssertCleanFailure(r, "weights.png", "checkpoint");   // names the file and what it should have been
         Assert.False(File.Exists(npz));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConfigWithATypoKeyFailsNamingTheKey()
     {
-        if (NoFixtures()) return;
         var text = File.ReadAllText(ImageNetConfig);
         Assert.Contains("\"num_res_blocks\"", text);
-        var config = Path.Combine(_dir, "typo.json");
+        var config = _tmp.File("typo.json");
         File.WriteAllText(config, text.Replace("\"num_res_blocks\"", "\"num_res_block\""));
-        var r = CmProcess.Run("generate", "--model-config", config, "--checkpoint", ImageNetWeights, "-n", "1", "--npz", Path.Combine(_dir, "out.npz"));
+        var r = CmProcess.Run("generate", "--model-config", config, "--checkpoint", ImageNetWeights, "-n", "1", "--npz", _tmp.File("out.npz"));
         AssertCleanFailure(r, "'num_res_block'");
     }
 
-    [Fact]
+    [SkippableFact]
     public void UnconditionalNpzHasEmptyLabelArrayAndMatchesOfficial()
     {
-        if (NoFixtures()) return;
-        var npz = Path.Combine(_dir, "lsun.npz");
+        var npz = _tmp.File("lsun.npz");
         // The settings of e2e_lsun_onestep_indiv (onestep, determ-indiv, seed 1, one sample), so the image is checked too.
         var r = CmProcess.Run("generate", "--model-config", LsunConfig, "--checkpoint", LsunWeights, "-n", "1",
             "--generator", "determ-indiv", "--seed", "1", "--npz", npz);
@@ -109,11 +101,10 @@ public sealed class GenerateCommandErrorTests : IDisposable
         EndToEndTests.AssertImagesMatch(expected["arr_0"].Data, actual["arr_0"].Data, "cm generate lsun256");
     }
 
-    [Fact]
+    [SkippableFact]
     public void ClassLabelListWithoutNumSamplesGivesOneSamplePerLabel()
     {
-        if (NoFixtures()) return;
-        var npz = Path.Combine(_dir, "im64.npz");
+        var npz = _tmp.File("im64.npz");
         // No -n, --seed, --generator, --sampler or --batch-size: the defaults (seed 42, determ, onestep, batch = n) are
         // the settings of e2e_im64_onestep_determ, so the four images must also equal the official ones.
         var r = CmProcess.Run("generate", "--model-config", ImageNetConfig, "--checkpoint", ImageNetWeights,

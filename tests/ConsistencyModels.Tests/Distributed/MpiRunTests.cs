@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Tests.Cli;
-using ConsistencyModels.Tests.Metrics;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -13,17 +12,6 @@ namespace ConsistencyModels.Tests.Distributed;
 [Collection(GlobalRngCollection.Name)]     // two extra processes on two cores: run alone
 public class MpiRunTests
 {
-    private static readonly string Data = Path.Combine(DomainClassifierTests.FashionMnistDir, "t10k-images-idx3-ubyte.gz");
-
-    /// <summary>The mpirun executable, or null (a failure under CI, where .ci/run installs openmpi-bin).</summary>
-    private static string? MpiRun()
-    {
-        var path = new[] { "/usr/bin/mpirun", "/usr/local/bin/mpirun" }.FirstOrDefault(File.Exists);
-        Assert.False(path is null && Environment.GetEnvironmentVariable("CI") == "true", "mpirun not found (apt-get install openmpi-bin)");
-        if (path is null) Console.WriteLine("SKIPPED: mpirun not found (apt-get install openmpi-bin)");
-        return path;
-    }
-
     /// <summary>Starts <c>mpirun -np ranks dotnet cm.dll args</c> with redirected output.</summary>
     private static Process StartMpi(string mpirun, int ranks, params string[] args)
     {
@@ -44,15 +32,16 @@ public class MpiRunTests
         return new CmProcess.Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("ct")]
     [InlineData("edm")]
     public void TwoRanksWithHalfBatchesEqualOneProcessWithTheWholeBatch(string mode)
     {
-        if (MpiRun() is not { } mpirun || DomainClassifierTests.FashionMnistTest() is null) return;
+        var mpirun = Requirements.MpiRun();
+        var data = Requirements.FashionMnist(Requirements.FashionMnistTestImages);
         using var dir = new TempDir();
         string[] Args(string output) =>
-            ["train", mode, "--preset", "fmnist32", "--data", Data, "--output", output, "--global-batch-size", "4", "--total-training-steps", "3",
+            ["train", mode, "--preset", "fmnist32", "--data", data, "--output", output, "--global-batch-size", "4", "--total-training-steps", "3",
              "--save-interval", "3", "--log-interval", "1", "--seed", "4", "--dropout", "0", "--ema-rate", "0.9", "--sample-columns", "0", "--threads", "1"];
         var one = CmProcess.Run(Args(dir.File("one")));
         Assert.True(one.ExitCode == 0, one.All);
@@ -80,10 +69,10 @@ public class MpiRunTests
         Assert.NotEqual(lossOne[0], lossOne[2]);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ShardedSamplingEqualsOneProcess()
     {
-        if (MpiRun() is not { } mpirun) return;
+        var mpirun = Requirements.MpiRun();
         using var dir = new TempDir();
         var two = RunMpi(mpirun, 2, TimeSpan.FromMinutes(3), "generate", "-n", "9", "--batch-size", "2", "--npz", dir.File("two.npz"), "--threads", "1");
         Assert.True(two.ExitCode == 0, two.All);
@@ -99,12 +88,13 @@ public class MpiRunTests
             Assert.Equal(SHA256.HashData(File.ReadAllBytes(dir.File($"s1/samples_{i:D5}.npz"))), SHA256.HashData(File.ReadAllBytes(dir.File($"s2/samples_{i:D5}.npz"))));
     }
 
-    [Fact]
+    [SkippableFact]
     public void ARankThatDiesEndsTheJobInsteadOfHanging()
     {
-        if (MpiRun() is not { } mpirun || DomainClassifierTests.FashionMnistTest() is null) return;
+        var mpirun = Requirements.MpiRun();
+        var data = Requirements.FashionMnist(Requirements.FashionMnistTestImages);
         using var dir = new TempDir();
-        using var p = StartMpi(mpirun, 2, "train", "ct", "--preset", "fmnist32", "--data", Data, "--output", dir.File("run"), "--global-batch-size", "4",
+        using var p = StartMpi(mpirun, 2, "train", "ct", "--preset", "fmnist32", "--data", data, "--output", dir.File("run"), "--global-batch-size", "4",
                                "--total-training-steps", "100000", "--save-interval", "100000", "--sample-columns", "0", "--threads", "1");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -2,9 +2,9 @@
 namespace ConsistencyModels.Tests.IO;
 
 /// <summary>
-/// Where the fixture files are. Tests must not pass silently without them: a test checks <see cref="Dir"/> (or calls
-/// <see cref="Unavailable"/>) and returns early with a message when it is null, except on CI (<c>CI=true</c>), where a
-/// missing fixture folder is a failure.
+/// Where the fixture files are. A test reaches them through <see cref="Require"/>, which skips the test when the folder
+/// is absent, or fails it under CI (<c>CI=true</c>), where a missing fixture folder is a broken setup
+/// (<see cref="Requirements"/>); such a test is a [SkippableFact] or [SkippableTheory].
 /// </summary>
 public static class FixturePaths
 {
@@ -13,26 +13,26 @@ public static class FixturePaths
     /// <summary>The fixture folder, or null when it cannot be found.</summary>
     public static string? Dir => Located.Value;
 
-    /// <summary>The full path of a fixture file; throws (the test fails) when the folder or the file is missing.</summary>
+    /// <summary>
+    /// The full path of a fixture file. Skips the test (fails it under CI) when the folder is absent; fails it when the
+    /// folder is there but the file is not.
+    /// </summary>
     public static string Require(string relativePath)
     {
-        var dir = Dir ?? throw new InvalidOperationException(
-            $"fixtures not found (set CM_FIXTURES to the fixtures folder); needed: {relativePath}");
+        var dir = Requirements.FixtureDir();
         var full = Path.Combine(dir, relativePath);
         return File.Exists(full) ? full : throw new FileNotFoundException($"fixture '{relativePath}' is missing from {dir}", full);
     }
 
     /// <summary>
-    /// True (after writing why to <paramref name="log"/>) when fixtures are absent and the test should return;
-    /// throws instead on CI, where skipping would hide a broken setup.
+    /// A file of the reference notes next to the fixtures (shared/reference, e.g. the official key lists). Skips the
+    /// test (fails it under CI) when the fixtures or the file are absent.
     /// </summary>
-    public static bool Unavailable(Action<string>? log = null)
+    public static string RequireReference(string name)
     {
-        if (Dir is not null) return false;
-        const string Message = "fixtures not found (set CM_FIXTURES to the fixtures folder)";
-        if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException(Message + " and CI=true");
-        (log ?? Console.WriteLine)("SKIPPED: " + Message);
-        return true;
+        var path = Path.GetFullPath(Path.Combine(Requirements.FixtureDir(), "..", "reference", name));
+        Requirements.Require(File.Exists(path), $"reference file {path} not found");
+        return path;
     }
 
     private static string? Locate()

@@ -21,14 +21,13 @@ public partial class BlockActivationParityTests
     // |diff| 2.4e-5 (64 px, middle_block) and 2.9e-5 (256 px, output_blocks.5), growing with depth as expected from
     // rounding, so the bounds leave a 3x margin. A real layer error (wrong weight, GroupNorm/SiLU order, skip order,
     // attention layout) moves these activations by O(0.1-10), far beyond either bound.
-    [Theory]
+    [SkippableTheory]
     [InlineData("imagenet64", 1e-4, 1e-5)]
     [InlineData("lsun256", 1e-4, 1e-4)]
     public void EveryRecordedTopLevelActivationMatchesOfficial(string which, double atol, double rtol)
     {
         var f = Fixture.Open($"unet_{which}.pt");
         var model = FixtureModels.Get(which);
-        if (f is null || model is null) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
 

@@ -24,14 +24,13 @@ public class SamplerParityTests
         { "lsun256", "multistep", SamplerKind.Multistep, 151, new[] { 0, 67, 150 }, 0, 0, double.PositiveInfinity },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void SamplerMatchesOfficial(string which, string prefix, SamplerKind kind, int steps, int[]? ts, double churn, double tmin, double tmax)
     {
         var f = Fixture.Open($"sampling_{which}.pt");
         bool edm = kind is not (SamplerKind.Onestep or SamplerKind.Multistep);
         var model = FixtureModels.Get(which, edm ? DenoiserKind.Edm : DenoiserKind.Consistency);
-        if (f is null || model is null) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
 

@@ -8,7 +8,7 @@ namespace ConsistencyModels.Tests.Parity;
 
 public class ScheduleAndGeneratorParityTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData(10)]
     [InlineData(11)]
     [InlineData(18)]
@@ -18,7 +18,6 @@ public class ScheduleAndGeneratorParityTests
     public void KarrasGridMatchesToTheUlp(int n)
     {
         var f = Fixture.Open("sigmas.pt");
-        if (f is null) return;
         using var sigmas = KarrasSchedule.GetSigmasKarras(n);
         // The fixtures come from PyTorch 1.13, whose float32 linspace/pow kernels round some interior points
         // differently from libtorch 2.10 (vectorised arange chunks, Sleef vs std::pow): 1 ulp in the ramp becomes
@@ -30,13 +29,12 @@ public class ScheduleAndGeneratorParityTests
         Assert.NotEqual(80f, sigmas[0].item<float>());      // 79.999985: the float32 pitfall is reproduced
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(GeneratorKind.Determ, "determ")]
     [InlineData(GeneratorKind.DetermIndiv, "determ-indiv")]
     public void GeneratorDrawsAreBitExact(GeneratorKind kind, string prefix)
     {
         var f = Fixture.Open("generators.pt");
-        if (f is null) return;
         var g = SampleGenerators.Create(kind, numSamples: 6, seed: 234);
         Assert.Equal(0.0, Close.MaxAbsDiff(f[$"{prefix}.randn.0"], g.Randn([2, 3, 4, 4])));
         Assert.Equal(0.0, Close.MaxAbsDiff(f[$"{prefix}.randn_like.1"], g.RandnLike(zeros(2, 3, 4, 4))));

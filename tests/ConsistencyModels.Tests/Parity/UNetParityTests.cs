@@ -11,7 +11,7 @@ public class UNetParityTests
     // Fixture README: rerunning the official code with other thread counts moves outputs by ~1e-5 (64 px), ~3e-5 (256 px).
     private const double Atol = 1e-4, Rtol = 1e-5;
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("imagenet64", 0)]
     [InlineData("imagenet64", 1)]
     [InlineData("imagenet64", 2)]
@@ -24,7 +24,6 @@ public class UNetParityTests
     {
         var f = Fixture.Open($"unet_{which}.pt");
         var model = FixtureModels.Get(which);
-        if (f is null || model is null) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var y = f.Has("y") ? f["y"] : null;
@@ -58,36 +57,33 @@ public class UNetParityTests
         Close.Assert(f[$"s{s}.denoised_edm"], edm.Denoise(net, xT, sigma, y).denoised, Atol, Rtol, "denoised_edm");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("imagenet64", "input_blocks.5.1", 4)]
     [InlineData("lsun256", "input_blocks.10.1", 4)]
     public void AttentionCoreUsesThreeHeadsDimLayout(string which, string block, int heads)
     {
         var f = Fixture.Open($"unet_{which}.pt");
-        if (f is null) return;
         using var _ = no_grad();
         var qkv = f[$"act.{block}.attention.in_qkv"];
         var attn = new AttentionBlock((int)qkv.shape[1] / 3, numHeads: heads);
         Close.Assert(f[$"act.{block}.attention"], attn.Attention(qkv), 2e-6, 1e-5, "attention core");
     }
 
-    [Fact]
+    [SkippableFact]
     public void TimeEmbeddingMatchesOfficial()
     {
         var f = Fixture.Open("unet_imagenet64.pt");
         var model = FixtureModels.Get("imagenet64");
-        if (f is null || model is null) return;
         using var _ = no_grad();
         var timeEmbed = (TorchSharp.Modules.Sequential)model.named_children().First(c => c.name == "time_embed").module;
         var emb = timeEmbed.call(TimestepEmbedding.Compute(f["s2.t_in"], 32));
         Close.Assert(f["act.time_embed"], emb, 1e-5, 1e-6, "time_embed");
     }
 
-    [Fact]
+    [SkippableFact]
     public void ConsistencyBoundaryConditionIsIdentityAtSigmaMin()
     {
         var model = FixtureModels.Get("imagenet64");
-        if (model is null) return;
         using var _ = no_grad();
         var cm = new KarrasDenoiser(DenoiserKind.Consistency);
         var x = randn(2, 3, 64, 64, generator: new Generator(7));

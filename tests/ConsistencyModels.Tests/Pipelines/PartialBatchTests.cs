@@ -38,12 +38,10 @@ public class PartialBatchTests
         return [.. images];
     }
 
-    [Fact]
+    [SkippableFact]
     public void LastPartialBatchDrawsTheLastSamplesGeneratorForEveryPaddedRow()
     {
-        var loaded = EndToEndTests.Load("e2e_im64_multistep_determ_2batches");   // imagenet64 w32 model, consistency
-        if (loaded is null) return;
-        var pipeline = loaded.Value.Pipeline;
+        var pipeline = EndToEndTests.Load("e2e_im64_multistep_determ_2batches").Pipeline;   // imagenet64 w32 model, consistency
         var request = new GenerationRequest
         {
             NumSamples = 3, BatchSize = 2, Seed = Seed, Generator = GeneratorKind.DetermIndiv, ClassLabels = Labels, Sampling = Multistep,

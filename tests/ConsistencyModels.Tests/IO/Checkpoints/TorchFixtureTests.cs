@@ -2,20 +2,16 @@ using System.IO.Compression;
 using System.Text.Json;
 using ConsistencyModels.IO.Checkpoints;
 using Xunit;
-using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Tests.IO.Checkpoints;
 
 /// <summary>Reads the checkpoints PyTorch itself wrote for the golden fixtures.</summary>
-public class TorchFixtureTests(ITestOutputHelper output)
+public class TorchFixtureTests
 {
-    private bool Skip() => FixturePaths.Unavailable(output.WriteLine);
-
-    [Fact]
+    [SkippableFact]
     public void Plain_and_fp16_layout_checkpoints_load_541_identical_tensors()
     {
-        if (Skip()) return;
         var plain = TorchCheckpoint.LoadStateDict(FixturePaths.Require("model_imagenet64_topology.pt"));
         var shared = TorchCheckpoint.LoadStateDict(FixturePaths.Require("model_imagenet64_topology_fp16layout.pt"));
         try
@@ -35,12 +31,11 @@ public class TorchFixtureTests(ITestOutputHelper output)
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("model_imagenet64_topology.pt")]
     [InlineData("model_imagenet64_topology_fp16layout.pt")]
     public void Values_match_an_independent_reading(string file)
     {
-        if (Skip()) return;
         var sd = TorchCheckpoint.LoadStateDict(FixturePaths.Require(file));
         try
         {
@@ -54,13 +49,11 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(sd.Values); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Key_order_matches_the_reference_key_list()
     {
-        if (Skip()) return;
         // keys_imagenet64.txt: "<name>\t[shape at full width 192]"; the fixtures are width 32, so compare names only.
-        var referenceFile = Path.Combine(FixturePaths.Dir!, "..", "reference", "keys_imagenet64.txt");
-        if (!File.Exists(referenceFile)) { output.WriteLine("SKIPPED: reference/keys_imagenet64.txt not found"); return; }
+        var referenceFile = FixturePaths.RequireReference("keys_imagenet64.txt");
         var expected = File.ReadAllLines(referenceFile).Where(l => l.Length > 0).Select(l => l.Split('\t')[0]).ToList();
         foreach (var file in new[] { "model_imagenet64_topology.pt", "model_imagenet64_topology_fp16layout.pt" })
         {
@@ -70,10 +63,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Fp16_layout_pickle_has_two_shared_storages_with_the_manifest_offsets()
     {
-        if (Skip()) return;
         var path = FixturePaths.Require("model_imagenet64_topology_fp16layout.pt");
         using var zip = ZipFile.OpenRead(path);
         var pkl = zip.Entries.Single(e => e.FullName.EndsWith("/data.pkl"));
@@ -94,11 +86,10 @@ public class TorchFixtureTests(ITestOutputHelper output)
         ["unet_imagenet64.pt", "lpips_random_weights.pt", "schedules.pt", "sigmas.pt", "generators.pt", "unet_lsun256.pt",
          "losses_imagenet64.pt", "sampling_imagenet64.pt", "sampling_lsun256.pt", "editing_imagenet64.pt"];
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(ManifestFiles))]
     public void Fixture_files_match_the_manifest_exactly(string file)
     {
-        if (Skip()) return;
         using var manifest = JsonDocument.Parse(File.ReadAllText(FixturePaths.Require("MANIFEST.json")));
         var keys = manifest.RootElement.GetProperty("files").GetProperty(file).GetProperty("keys");
         var tensors = TorchCheckpoint.LoadTensors(FixturePaths.Require(file));
@@ -118,10 +109,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(tensors.Values); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Unet_outputs_are_float32_and_labels_int64()
     {
-        if (Skip()) return;
         var tensors = TorchCheckpoint.LoadTensors(FixturePaths.Require("unet_imagenet64.pt"));
         try
         {
@@ -132,10 +122,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(tensors.Values); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Lpips_weights_stay_float16()
     {
-        if (Skip()) return;
         var tensors = TorchCheckpoint.LoadTensors(FixturePaths.Require("lpips_random_weights.pt"));
         try
         {
@@ -147,10 +136,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(tensors.Values); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void Schedules_hold_float64_and_int64()
     {
-        if (Skip()) return;
         var tensors = TorchCheckpoint.LoadTensors(FixturePaths.Require("schedules.pt"));
         try
         {
@@ -161,10 +149,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(tensors.Values); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void ReadObject_returns_the_ordered_dict()
     {
-        if (Skip()) return;
         var root = TorchCheckpoint.ReadObject(FixturePaths.Require("schedules.pt"));
         try
         {
@@ -175,10 +162,9 @@ public class TorchFixtureTests(ITestOutputHelper output)
         finally { TensorAssert.DisposeAll(root.Values.Cast<Tensor>()); }
     }
 
-    [Fact]
+    [SkippableFact]
     public void CheckpointFile_dispatches_torch_zips()
     {
-        if (Skip()) return;
         var sd = CheckpointFile.LoadStateDict(FixturePaths.Require("model_imagenet64_topology.pt"));
         try { Assert.Equal(541, sd.Count); }
         finally { TensorAssert.DisposeAll(sd.Values); }

@@ -1,4 +1,5 @@
 // create_ema_and_scales_fn parity (schedules.pt) plus the paper variant, progdist and the iCT curriculum.
+using ConsistencyModels.Tests.IO;
 using ConsistencyModels.Tests.Parity;
 using ConsistencyModels.Training;
 using Xunit;
@@ -16,17 +17,24 @@ public class EmaAndScalesTests
         { "cd_fixed", TargetEmaMode.Fixed, ScaleMode.Fixed, 40, 40, 600_000 },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(FixtureTables))]
     public void MatchesEveryRowOfTheOfficialSchedule(string table, TargetEmaMode emaMode, ScaleMode scaleMode, int s0, int s1, long totalSteps)
     {
         var f = Fixture.Open("schedules.pt");
-        if (f is null) return;
         var config = new EmaAndScalesConfig(emaMode, 0.95, scaleMode, s0, s1, totalSteps);
         long[] steps = f[$"{table}.steps"].data<long>().ToArray();
         double[] emas = f[$"{table}.target_ema"].data<double>().ToArray();
         long[] scales = f[$"{table}.scales"].data<long>().ToArray();
-        Assert.NotEmpty(steps);
+        // The rows the manifest documents for this table (so the loop below cannot pass on an empty or cut table).
+        using (var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(FixturePaths.Require("MANIFEST.json"))))
+        {
+            var documented = manifest.RootElement.GetProperty("files").GetProperty("schedules.pt").GetProperty("calls")[0]
+                .GetProperty("table").GetProperty(table).GetProperty("steps").EnumerateArray().Select(e => e.GetInt64());
+            Assert.Equal(documented, steps);
+        }
+        Assert.Equal(steps.Length, emas.Length);
+        Assert.Equal(steps.Length, scales.Length);
         for (int i = 0; i < steps.Length; i++)
         {
             var (ema, n) = EmaAndScales.At(config, steps[i]);

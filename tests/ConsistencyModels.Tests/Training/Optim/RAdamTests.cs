@@ -18,11 +18,10 @@ public class RAdamTests
 
     private const double FixtureLearningRate = 1e-4;
 
-    [Fact]
+    [SkippableFact]
     public void OneStepMatchesPyTorch()
     {
         var f = Fixture.Open("losses_imagenet64.pt");
-        if (f is null) return;
         var parameters = RecordedParameters.Select(n => WithGradient(f[$"radam.before.{n}"], f[$"ct.l2.grad.{n}"])).ToList();
         using var optimizer = new RAdam(parameters, new RAdamOptions(FixtureLearningRate));
         optimizer.Step();
@@ -37,12 +36,11 @@ public class RAdamTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void TorchSharpRAdamAlsoMatchesTheFixtureStepBecauseStepOneIsUnrectified()
     {
         // ρ_1 = 1 ≤ 5: the first step is plain momentum SGD, where TorchSharp's RAdam is right.
         var f = Fixture.Open("losses_imagenet64.pt");
-        if (f is null) return;
         var parameters = RecordedParameters
             .Select(n => new TorchSharp.Modules.Parameter(f[$"radam.before.{n}"].clone()))
             .ToList();
@@ -115,7 +113,13 @@ public class RAdamTests
         a.grad = full(3, 0.5f);
         using var optimizer = new RAdam([a, b], new RAdamOptions(0.1));
         optimizer.Step();
-        Assert.NotNull(optimizer.State[0]);
+        // a's state after one step with g = 0.5: m = (1 − β1)·g, v = (1 − β2)·g²; step 1 is unrectified (ρ_1 ≤ 5), so
+        // a moves by lr·m/(1 − β1) = lr·g.
+        var state = optimizer.State[0]!;
+        Assert.Equal(1, state.Step);
+        Close.Assert(full(3, 0.1 * 0.5), state.ExpAvg, 1e-9, 0, "exp_avg");
+        Close.Assert(full(3, 0.001 * 0.25), state.ExpAvgSq, 1e-12, 0, "exp_avg_sq");
+        Close.Assert(full(3, 1 - 0.1 * 0.5), a.detach(), 1e-7, 0, "a after one step");
         Assert.Null(optimizer.State[1]);
         Assert.Equal(new[] { 1f, 1f, 1f }, b.data<float>().ToArray());
         optimizer.ZeroGrad();
