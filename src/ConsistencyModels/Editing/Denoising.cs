@@ -20,7 +20,7 @@ public static class Denoising
     /// <summary>f(x, σ) (clamped to [−1, 1] by the denoiser).</summary>
     public static Tensor Denoise(Denoiser f, Tensor noisy, double sigma, Action<SamplerStep>? callback = null)
     {
-        if (!(sigma > 0)) throw new ArgumentException($"--sigma must be positive (got {sigma})");
+        if (!(sigma > 0)) throw new ArgumentException($"`Sigma` must be positive (got {sigma})");
         using var s = full(noisy.shape[0], sigma, dtype: noisy.dtype, device: noisy.device);
         var clean = f(noisy, s);
         callback?.Invoke(new SamplerStep(1, 1, sigma, clean));

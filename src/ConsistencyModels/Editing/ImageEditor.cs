@@ -110,11 +110,11 @@ public static class ImageEditor
     {
         if (numClasses is not int k)
         {
-            if (given is { Count: > 0 }) throw new ArgumentException("--class-labels given, but the model is unconditional");
+            if (given is { Count: > 0 }) throw new ArgumentException("`ClassLabels` given, but the model is unconditional");
             return null;
         }
         if (given is null || given.Count == 0)
-            throw new ArgumentException($"the model is class-conditional ({k} classes): give --class-labels (one per image, or one for all)");
+            throw new ArgumentException($"the model is class-conditional ({k} classes): give `ClassLabels` (one per image, or one for all)");
         if (given.Count != 1 && given.Count != n) throw new ArgumentException($"{given.Count} class labels for {n} images: give one per image, or one for all");
         if (given.Any(l => l < 0 || l >= k)) throw new ArgumentException($"class labels must be in 0..{k - 1} (got {string.Join(",", given)})");
         return [.. Enumerable.Range(0, n).Select(i => (long)given[given.Count == 1 ? 0 : i])];

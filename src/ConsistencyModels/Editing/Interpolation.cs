@@ -32,7 +32,7 @@ public static class Interpolation
     /// </summary>
     public static Tensor Interpolate(Denoiser f, Tensor z1, Tensor z2, int frames, double sigmaMax = 80.0, Action<SamplerStep>? callback = null)
     {
-        if (frames < 2) throw new ArgumentException($"--frames must be at least 2 (got {frames})");
+        if (frames < 2) throw new ArgumentException($"`Frames` must be at least 2 (got {frames})");
         if (!z1.shape.SequenceEqual(z2.shape)) throw new ArgumentException("the two latents differ in shape");
         using var scope = NewDisposeScope();
         using var t = full(z1.shape[0], sigmaMax, dtype: z1.dtype, device: z1.device);

@@ -17,7 +17,7 @@ public sealed class SuperResolution : EditOperator
 
     public SuperResolution(int patchSize, int channels, int imageSize)
     {
-        if (patchSize < 2) throw new ArgumentException($"--patch-size must be at least 2 (got {patchSize})");
+        if (patchSize < 2) throw new ArgumentException($"`PatchSize` must be at least 2 (got {patchSize})");
         if (imageSize % patchSize != 0) throw new ArgumentException($"the image size {imageSize} is not a multiple of the patch size {patchSize}");
         (PatchSize, _channels, _size) = (patchSize, channels, imageSize);
         Q = OrthogonalBasis(Enumerable.Repeat(1.0, patchSize * patchSize).ToArray());

@@ -15,7 +15,7 @@ public sealed class GenerationCollector
         long bytes = (long)count * height * width * channels;
         if (bytes > Array.MaxLength)
             throw new ArgumentException($"{count} images of {height}px ({bytes / 1e9:F1} GB) do not fit in one array: " +
-                                        "consume them batch by batch (GenerateBatches, or --output-dir)");
+                                        "consume them batch by batch (`GenerateBatches`)");
         (_count, _height, _width, _channels) = (count, height, width, channels);
         _images = new byte[bytes];
         _labels = conditional ? new long[count] : null;

@@ -35,8 +35,8 @@ public sealed record GenerationRequest
     /// <summary>Checks counts, labels against the model's classes and the sampler options; throws naming the problem.</summary>
     public GenerationRequest Validate(ModelConfig model)
     {
-        if (NumSamples < 1) throw new ArgumentException($"num_samples must be >= 1 (got {NumSamples})");
-        if (BatchSize < 1) throw new ArgumentException($"batch_size must be >= 1 (got {BatchSize})");
+        if (NumSamples < 1) throw new ArgumentException($"`NumSamples` must be >= 1 (got {NumSamples})");
+        if (BatchSize < 1) throw new ArgumentException($"`BatchSize` must be >= 1 (got {BatchSize})");
         if (FirstSample < 0 || ResolvedEndSample > NumSamples || FirstSample >= ResolvedEndSample)
             throw new ArgumentException($"samples [{FirstSample}, {ResolvedEndSample}) are not a non-empty range inside [0, {NumSamples})");
         if ((FirstSample > 0 || ResolvedEndSample < NumSamples) && (!AdvanceGeneratorPerBatch || Generator == GeneratorKind.Dummy))
@@ -57,7 +57,7 @@ public sealed record GenerationRequest
         double drawBytes = (double)NumSamples * model.InChannels * model.ImageSize * model.ImageSize * 4;
         if (Generator == GeneratorKind.Determ && drawBytes > MaxDetermDrawBytes)
             throw new ArgumentException($"the determ generator draws [{NumSamples}, {model.InChannels}, {model.ImageSize}, {model.ImageSize}] float32 " +
-                $"noise ({drawBytes / 1e9:F1} GB) per draw, as the official one does: use --generator determ-indiv (same images for any batch " +
+                $"noise ({drawBytes / 1e9:F1} GB) per draw, as the official one does: use the determ-indiv `Generator` (same images for any batch " +
                 "size, one stream per sample) or fewer samples per run");
         return this;
     }

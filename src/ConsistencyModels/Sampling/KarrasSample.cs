@@ -34,7 +34,7 @@ public sealed record SamplingOptions
         if (Sampler == SamplerKind.Multistep)
         {
             if (Ts is null || Ts.Count == 0)
-                throw new ArgumentException("the multistep sampler needs ts, e.g. --ts 0,22,39 --steps 40");
+                throw new ArgumentException("the multistep sampler needs `Ts`, e.g. `Ts` 0,22,39 `Steps` 40");
             new MultistepOptions(Ts, Steps, sigmaMin, sigmaMax, rho).Validate();
         }
         if (Churn.SChurn < 0 || Churn.SNoise < 0) throw new ArgumentException("s_churn and s_noise must be >= 0");
