@@ -17,7 +17,9 @@ internal static class GpuBench
 
     // --dry: the same code path on the CPU with narrow models and tiny batches, to check the script before a GPU lease.
     private static bool _dry;
+    // Layout and GroupNorm path of the cases after "imagenet" (the fastest fp16 one when it ran; else the defaults).
     private static bool _channelsLast = true;
+    private static StatisticsGroupNorm _statisticsGroupNorm = KernelOptions.Default.StatisticsGroupNorm;
 
     private sealed record Setting(string Name, Precision P, bool Cl, StatisticsGroupNorm Gn);
 
@@ -36,7 +38,9 @@ internal static class GpuBench
     ];
 
     // A --dry run is on the CPU, where OffCpu never takes the statistics path: there the rows use it everywhere.
-    private static StatisticsGroupNorm Gn(StatisticsGroupNorm wanted) => _dry && wanted == StatisticsGroupNorm.OffCpu ? StatisticsGroupNorm.Always : wanted;   // layout of the cases after "imagenet" (the fastest fp16 one when it ran)
+    private static StatisticsGroupNorm Gn(StatisticsGroupNorm wanted) => _dry && wanted == StatisticsGroupNorm.OffCpu ? StatisticsGroupNorm.Always : wanted;
+    private static KernelOptions Kernels(StatisticsGroupNorm gn) => new(StatisticsGroupNorm: Gn(gn));
+    private static KernelOptions BestKernels => Kernels(_statisticsGroupNorm);
     private static int B(int batch) => _dry ? Math.Max(1, batch / 128) : batch;
 
     public static int Run(string[] cases, bool quick, string? markdown, bool dry = false)
@@ -80,8 +84,7 @@ internal static class GpuBench
             var fp16Forward = new Dictionary<(bool, StatisticsGroupNorm), double>();
             foreach (var v in Settings)
             {
-                Kernels.StatisticsGroupNorm = Gn(v.Gn);
-                using var p = new ConsistencyPipeline(RandomModel(config), dev, v.P, v.Cl);
+                using var p = new ConsistencyPipeline(RandomModel(config, Kernels(v.Gn)), dev, v.P, v.Cl);
                 var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
                 var forward = TimeForward(p, B(256), reps);
                 if (v.P == Precision.Fp16) fp16Forward[(v.Cl, v.Gn)] = forward.Median;
@@ -95,7 +98,7 @@ internal static class GpuBench
             if (fp16Forward.Count > 0)
             {
                 var best = fp16Forward.MinBy(kv => kv.Value).Key;
-                (_channelsLast, Kernels.StatisticsGroupNorm) = best;
+                (_channelsLast, _statisticsGroupNorm) = best;
                 Say($"- fastest fp16 setting: channels-last {best.Item1}, statistics GroupNorm {best.Item2}; used below");
             }
         }
@@ -104,7 +107,7 @@ internal static class GpuBench
         {
             foreach (var prec in new[] { Precision.Fp16 })
             {
-                using var p = new ConsistencyPipeline(RandomModel(config), dev, prec, _channelsLast);
+                using var p = new ConsistencyPipeline(RandomModel(config, BestKernels), dev, prec, _channelsLast);
                 var two = new GenerationRequest
                 {
                     NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy,
@@ -117,7 +120,7 @@ internal static class GpuBench
         }
         if (Want("heun"))
         {
-            using var p = new ConsistencyPipeline(RandomModel(Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Edm))), dev, Precision.Fp16, _channelsLast);
+            using var p = new ConsistencyPipeline(RandomModel(Narrow(CheckpointPresets.ImageNet64(DenoiserKind.Edm)), BestKernels), dev, Precision.Fp16, _channelsLast);
             var heun = new GenerationRequest
             {
                 NumSamples = B(64), BatchSize = B(64), ClassLabels = [1], Generator = GeneratorKind.Dummy,
@@ -130,7 +133,7 @@ internal static class GpuBench
         if (Want("lsun"))
         {
             var lsun = Narrow(CheckpointPresets.Lsun256(DenoiserKind.Consistency));
-            using var p = new ConsistencyPipeline(RandomModel(lsun), dev, Precision.Fp16, _channelsLast);
+            using var p = new ConsistencyPipeline(RandomModel(lsun, BestKernels), dev, Precision.Fp16, _channelsLast);
             var req = new GenerationRequest { NumSamples = B(32), BatchSize = B(32), Generator = GeneratorKind.Dummy };
             var m = Time(() => p.Generate(req), 1, reps);
             rows.Add(new($"LSUN-256 one-step b32, fp16 {Layout()}", m.Median, m.Min, m.Max, reps, B(32) * 1000 / m.Median));
@@ -138,11 +141,9 @@ internal static class GpuBench
         }
         if (Want("train"))
         {
-            var savedGn = Kernels.StatisticsGroupNorm;
-            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
             foreach (var cl in new[] { false, true })
             {
-                using var model = RandomModel(config);
+                using var model = RandomModel(config, KernelOptions.Default);
                 model.to(dev).train();
                 if (cl) model.ConvertTorso(ScalarType.Float32, channelsLast: true);   // as TrainingOptions.ChannelsLast
                 using var x = randn(B(64), 3, 64, 64, device: dev);
@@ -158,13 +159,11 @@ internal static class GpuBench
                              m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median, $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
                 Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
             }
-            Kernels.StatisticsGroupNorm = savedGn;
         }
         if (Want("defaults"))
         {
             // The library's defaults (layout and GroupNorm path chosen by ConsistencyPipeline), fp16 one-step.
-            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
-            using var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16);
+            using var p = new ConsistencyPipeline(RandomModel(config, KernelOptions.Default), dev, Precision.Fp16);
             var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
             var m = Time(() => p.Generate(req), 1, reps);
             rows.Add(new($"ImageNet-64 one-step b256, fp16, library defaults (channels-last {p.Model.ChannelsLast})", m.Median, m.Min, m.Max, reps, B(256) * 1000 / m.Median));
@@ -184,7 +183,7 @@ internal static class GpuBench
     private static void Blocks(ModelConfig config, Device dev, Action<string> say)
     {
         int batch = B(256);
-        using (var p = new ConsistencyPipeline(RandomModel(config), dev, Precision.Fp16, _channelsLast))
+        using (var p = new ConsistencyPipeline(RandomModel(config, BestKernels), dev, Precision.Fp16, _channelsLast))
         {
             using var x = randn(batch, 3, 64, 64, device: dev);
             using var t = full(batch, 100f, device: dev);
@@ -208,7 +207,6 @@ internal static class GpuBench
                 string.Join(", ", totals.Select(kv => $"{kv.Key} {kv.Value.Order().ElementAt(1):F1}")) +
                 $"; sum {totals.Values.Sum(l => l.Order().ElementAt(1)):F1}");
         }
-        var saved = Kernels.StatisticsGroupNorm;
         using var a = randn(batch, 192, 64, 64, dtype: ScalarType.Float16, device: dev);
         using var aCl = MemoryLayout.ToChannelsLast(a);
         using var w32 = ones(192, device: dev);
@@ -239,8 +237,8 @@ internal static class GpuBench
         var parts = new List<string>();
         foreach (var cl in new[] { false, true })
         {
-            Kernels.StatisticsGroupNorm = cl ? StatisticsGroupNorm.ChannelsLastOffCpu : StatisticsGroupNorm.Never;
-            using var block = new AttentionBlock(384, numHeadChannels: 64);
+            var kernels = new KernelOptions(StatisticsGroupNorm: cl ? StatisticsGroupNorm.ChannelsLastOffCpu : StatisticsGroupNorm.Never);
+            using var block = new AttentionBlock(384, numHeadChannels: 64, kernels: kernels);
             block.to(ScalarType.Float16).to(dev).eval();
             if (cl) foreach (var (_, prm) in block.named_parameters()) if (prm.dim() == 4) using (no_grad()) prm.set_(MemoryLayout.ToChannelsLast(prm));
             using var xa = randn([batch, 384, 32, 32], dtype: ScalarType.Float16, device: dev);
@@ -248,7 +246,6 @@ internal static class GpuBench
             parts.Add($"{(cl ? "channels-last" : "NCHW")} {Time(() => { using var _ = inference_mode(); using var o = block.call(xin); }, 2, 10).Median:F2}");
         }
         say("- attention block 384 ch, 32x32, fp16 (ms, median of 10): " + string.Join(", ", parts));
-        Kernels.StatisticsGroupNorm = saved;
     }
 
     // Same-process CPU (fp32, the fixture-checked path) vs CUDA: UNet outputs and final images, TF32 off for the fp32 checks.
@@ -257,8 +254,8 @@ internal static class GpuBench
         bool tf32 = _dry || backends.cudnn.allow_tf32;
         if (!_dry) backends.cudnn.allow_tf32 = false;
         var small = CheckpointPresets.ImageNet64(DenoiserKind.Consistency) with { NumChannels = 64, NumHeadChannels = 32 };
-        using (var cpuModel = RandomModel(small))
-        using (var gpuModel = RandomModel(small))
+        using (var cpuModel = RandomModel(small, KernelOptions.Default))
+        using (var gpuModel = RandomModel(small, KernelOptions.Default))
         {
             gpuModel.to(dev);
             using var _ = inference_mode();
@@ -281,21 +278,19 @@ internal static class GpuBench
         {
             var cfg = small with { Denoiser = kind };
             var req = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels = [1, 2, 3, 4, 5, 6, 7, 8], Sampling = options, Seed = 7 };
-            using var cpuP = new ConsistencyPipeline(RandomModel(cfg), CPU, Precision.Fp32, false);
+            using var cpuP = new ConsistencyPipeline(RandomModel(cfg, KernelOptions.Default), CPU, Precision.Fp32, false);
             var cpuImages = cpuP.Generate(req).Images;
             foreach (var (label, prec, cl, gn) in Settings)
             {
-                Kernels.StatisticsGroupNorm = Gn(gn);
-                using var gpuP = new ConsistencyPipeline(RandomModel(cfg), dev, prec, cl);
+                using var gpuP = new ConsistencyPipeline(RandomModel(cfg, Kernels(gn)), dev, prec, cl);
                 var (max, mean) = Diff(cpuImages, gpuP.Generate(req).Images);
                 say($"- parity: {name}, CUDA {label} vs CPU fp32, 8 images: max |uint8 diff| {max}, mean {mean:F4}");
             }
         }
-        Kernels.StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu;
         if (!_dry) backends.cudnn.allow_tf32 = tf32;
     }
 
-    private static string Layout() => (_channelsLast ? "channels-last" : "NCHW") + $", GroupNorm {Kernels.StatisticsGroupNorm}";
+    private static string Layout() => (_channelsLast ? "channels-last" : "NCHW") + $", GroupNorm {BestKernels.StatisticsGroupNorm}";
 
     private static ModelConfig Narrow(ModelConfig c) => _dry ? c with { NumChannels = 32, NumHeadChannels = 16 } : c;
 
@@ -309,10 +304,10 @@ internal static class GpuBench
     }
 
     // Seeded random weights on the CPU (same values for the CPU and CUDA copies), no zero layer.
-    private static UNetModel RandomModel(ModelConfig config)
+    private static UNetModel RandomModel(ModelConfig config, KernelOptions kernels)
     {
         manual_seed(1234);
-        var m = new UNetModel(config);
+        var m = new UNetModel(config, kernels: kernels);
         using (no_grad())
             foreach (var p in m.parameters())
                 if (p.dim() == 1 || p.abs().max().item<float>() == 0) p.normal_(0, 0.02);

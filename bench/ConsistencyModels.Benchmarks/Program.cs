@@ -9,6 +9,7 @@ using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
+using ConsistencyModels.Runtime;
 using ConsistencyModels.Sampling;
 using static TorchSharp.torch;
 

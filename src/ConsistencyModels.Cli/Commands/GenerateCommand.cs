@@ -5,6 +5,7 @@ using ConsistencyModels.IO;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
+using ConsistencyModels.Runtime;
 using ConsistencyModels.Sampling;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -17,7 +17,7 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
     private readonly Conv2d _qkv;
     private readonly Conv2d _projOut;
 
-    public AttentionBlock(int channels, int numHeads = 1, int numHeadChannels = -1, Device? device = null) : base(nameof(AttentionBlock))
+    public AttentionBlock(int channels, int numHeads = 1, int numHeadChannels = -1, Device? device = null, KernelOptions? kernels = null) : base(nameof(AttentionBlock))
     {
         if (numHeadChannels == -1) _heads = numHeads;
         else
@@ -28,7 +28,7 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         }
         if (channels % _heads != 0)
             throw new ArgumentException($"attention: {channels} channels are not divisible by {_heads} heads");
-        _norm = new GroupNorm32(channels, device: device);
+        _norm = new GroupNorm32(channels, device: device, kernels: kernels);
         _qkv = nn.Conv2d(channels, 3 * channels, 1, device: device);
         _projOut = nn.Conv2d(channels, channels, 1, device: device);
         ZeroInit.Apply(_projOut);

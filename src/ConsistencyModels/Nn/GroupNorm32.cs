@@ -1,4 +1,5 @@
 // GroupNorm whose statistics are always float32 — port of cm/nn.py::GroupNorm32 (32 groups, eps 1e-5).
+using System.Collections.Concurrent;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,12 +20,16 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
     private readonly int _groups;
     private readonly double _eps;
 
-    public GroupNorm32(int channels, int groups = 32, double eps = 1e-5, Device? device = null) : base(nameof(GroupNorm32))
+    /// <summary>The kernel paths this norm takes (from its <see cref="UNetModel"/>).</summary>
+    public KernelOptions Kernels { get; }
+
+    public GroupNorm32(int channels, int groups = 32, double eps = 1e-5, Device? device = null, KernelOptions? kernels = null) : base(nameof(GroupNorm32))
     {
         if (channels % groups != 0)
             throw new ArgumentException($"GroupNorm32: {channels} channels are not divisible into {groups} groups");
         _groups = groups;
         _eps = eps;
+        Kernels = kernels ?? KernelOptions.Default;
         register_parameter("weight", new Parameter(ones(channels, device: device)));
         register_parameter("bias", new Parameter(zeros(channels, device: device)));
     }
@@ -42,14 +47,14 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         Tensor w = Weight, b = Bias;
-        if (Kernels.UseStatisticsGroupNorm(x)) return FromStatistics(x, _groups, _eps, w, b);
+        if (Kernels.UsesStatisticsGroupNorm(x)) return FromStatistics(x, _groups, _eps, w, b);
         if (x.dtype == w.dtype) return nn.functional.group_norm(x, _groups, w, b, _eps);
         if (Kernels.ReducedPrecisionGroupNorm && (x.dtype == ScalarType.BFloat16 || x.dtype == ScalarType.Float16))
         {
             // Reduced-precision input: libtorch's kernels accumulate the statistics in float32 anyway, so skip the
             // float32 round trip of the activations (two full passes). Mixed input/affine dtypes where the kernel
             // takes them (CPU: bit-identical to upcast -> norm -> downcast), else affine parameters in x's dtype.
-            if (Kernels.AcceptsMixedAffine(x, w, _groups))
+            if (AcceptsMixedAffine(x, w, _groups))
                 return nn.functional.group_norm(x, _groups, w, b, _eps);
             using var wx = w.to(x.dtype);
             using var bx = b.to(x.dtype);
@@ -64,7 +69,26 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Whether <see cref="NormalizeScaleShift"/> folds the scale-shift into the norm for this input.</summary>
-    internal static bool FoldsScaleShift(Tensor x) => Kernels.UseStatisticsGroupNorm(x);
+    internal bool FoldsScaleShift(Tensor x) => Kernels.UsesStatisticsGroupNorm(x);
+
+    // A fact of the loaded libtorch and device, not a setting: probed once per device type and dtype.
+    private static readonly ConcurrentDictionary<(DeviceType, ScalarType), bool> MixedAffine = new();
+
+    /// <summary>Whether group_norm on this device takes <paramref name="x"/>'s reduced dtype with float32 weight and bias (probed once).</summary>
+    private static bool AcceptsMixedAffine(Tensor x, Tensor weight, int groups) =>
+        MixedAffine.GetOrAdd((x.device_type, x.dtype), _ =>
+        {
+            if (x.device_type == DeviceType.CPU) return x.dtype == ScalarType.BFloat16;   // libtorch's CPU mixed kernel (bf16 only)
+            try
+            {
+                using var probe = zeros([1, weight.shape[0], 2, 2], x.dtype, x.device);
+                using var w = ones(weight.shape[0], ScalarType.Float32, x.device);
+                using var b = zeros(weight.shape[0], ScalarType.Float32, x.device);
+                using var y = nn.functional.group_norm(probe, groups, w, b, 1e-5);
+                return y.dtype == x.dtype;
+            }
+            catch (Exception) { return false; }
+        });
 
     /// <summary>norm(x)·(1 + scale) + shift in one pass over x (statistics path); scale, shift: float32 [N, C].</summary>
     internal Tensor NormalizeScaleShift(Tensor x, Tensor scale, Tensor shift) => FromStatistics(x, _groups, _eps, Weight, Bias, scale, shift);

@@ -1,4 +1,4 @@
-// Numeric precision of the UNet torso (--precision), and what this CPU offers for it.
+// Numeric precision of the UNet torso (--precision).
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Nn;
@@ -17,39 +17,5 @@ public static class PrecisionExtensions
         Precision.Bf16 => ScalarType.BFloat16,
         Precision.Fp16 => ScalarType.Float16,
         _ => ScalarType.Float32,
-    };
-}
-
-/// <summary>CPU features that decide whether reduced precision is fast here (read from /proc/cpuinfo on Linux).</summary>
-public static class CpuFeatures
-{
-    private static readonly Lazy<HashSet<string>> Flags = new(() =>
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags"));
-            return line is null ? [] : line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        }
-        catch (IOException) { return []; }
-        catch (UnauthorizedAccessException) { return []; }
-    });
-
-    public static bool Avx512 => Flags.Value.Contains("avx512f");
-    public static bool Avx512Bf16 => Flags.Value.Contains("avx512_bf16");
-    public static bool AmxBf16 => Flags.Value.Contains("amx_bf16");
-    public static bool Avx512Fp16 => Flags.Value.Contains("avx512_fp16");
-    public static bool AmxFp16 => Flags.Value.Contains("amx_fp16");
-
-    /// <summary>One line saying whether <paramref name="p"/> has hardware support on this CPU.</summary>
-    public static string Describe(Precision p) => p switch
-    {
-        Precision.Fp32 => Avx512 ? "fp32 (AVX-512)" : "fp32",
-        Precision.Bf16 => AmxBf16 ? "bf16 with AMX tiles (oneDNN): fast"
-            : Avx512Bf16 ? "bf16 with AVX512-BF16: faster than fp32"
-            : "bf16 WITHOUT hardware support on this CPU: expect it to be slower than fp32",
-        Precision.Fp16 => AmxFp16 ? "fp16 with AMX-FP16"
-            : Avx512Fp16 ? "fp16 with AVX512-FP16 (oneDNN support varies; bf16 is usually faster on CPU)"
-            : "fp16 WITHOUT hardware support on this CPU: expect it to be much slower than fp32",
-        _ => p.ToString(),
     };
 }

@@ -24,14 +24,18 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     private readonly Sequential _outLayers;
     private readonly nn.Module<Tensor, Tensor>? _skip;
 
+    /// <summary>The kernel paths this block and its norms take (from its <see cref="UNetModel"/>).</summary>
+    public KernelOptions Kernels { get; }
+
     public ResBlock(int channels, int embChannels, double dropout, int? outChannels = null, bool useScaleShiftNorm = false,
-                    bool up = false, bool down = false, Device? device = null) : base(nameof(ResBlock))
+                    bool up = false, bool down = false, Device? device = null, KernelOptions? kernels = null) : base(nameof(ResBlock))
     {
         int outCh = outChannels ?? channels;
+        Kernels = kernels ?? KernelOptions.Default;
         _useScaleShiftNorm = useScaleShiftNorm;
         _updown = up || down;
 
-        var inNorm = new GroupNorm32(channels, device: device);
+        var inNorm = new GroupNorm32(channels, device: device, kernels: Kernels);
         var inAct = nn.SiLU();
         _inConv = nn.Conv2d(channels, outCh, 3, padding: 1, device: device);
         var inLayers = nn.Sequential(("0", inNorm), ("1", inAct), ("2", _inConv));
@@ -44,7 +48,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         _embLayers = nn.Sequential(("0", nn.SiLU()), ("1", nn.Linear(embChannels, useScaleShiftNorm ? 2 * outCh : outCh, device: device)));
         register_module("emb_layers", _embLayers);
 
-        _outNorm = new GroupNorm32(outCh, device: device);
+        _outNorm = new GroupNorm32(outCh, device: device, kernels: Kernels);
         var outConv = nn.Conv2d(outCh, outCh, 3, padding: 1, device: device);
         ZeroInit.Apply(outConv);
         var outAct = nn.SiLU();
@@ -85,7 +89,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         var embRaw = _embLayers.call(emb);                                         // [N, C(x2)] float32
         Tensor EmbAsMap() => embRaw.to(h.dtype).unsqueeze(-1).unsqueeze(-1);      // [N, C(x2), 1, 1] in the torso dtype
         Tensor pre;
-        if (_useScaleShiftNorm && GroupNorm32.FoldsScaleShift(h))
+        if (_useScaleShiftNorm && _outNorm.FoldsScaleShift(h))
         {
             // Statistics-path norm: the scale-shift is folded into its single affine pass (float32 coefficients).
             var parts = embRaw.chunk(2, dim: 1);                                   // scale first, then shift

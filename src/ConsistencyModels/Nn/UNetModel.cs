@@ -22,15 +22,19 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
     public ModelConfig Config { get; }
 
+    /// <summary>The kernel paths of every block (fixed at construction; <see cref="KernelOptions.Default"/> unless given).</summary>
+    public KernelOptions Kernels { get; }
+
     /// <summary>dtype of the convolutions in input/middle/output blocks (the official fp16 "torso"); float32 by default.</summary>
     public ScalarType TorsoDtype { get; private set; } = ScalarType.Float32;
 
     /// <summary>Whether torso activations and conv weights use the channels-last (NHWC) memory layout.</summary>
     public bool ChannelsLast { get; private set; }
 
-    public UNetModel(ModelConfig config, Device? device = null) : base(nameof(UNetModel))
+    public UNetModel(ModelConfig config, Device? device = null, KernelOptions? kernels = null) : base(nameof(UNetModel))
     {
         Config = config.Validate();
+        Kernels = kernels ?? KernelOptions.Default;
         int mc = config.NumChannels, embDim = 4 * mc;
         var mult = config.ResolvedChannelMult;
         var attnDs = config.AttentionDownsampleFactors;
@@ -54,16 +58,16 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         {
             for (int i = 0; i < config.NumResBlocks; i++)
             {
-                var layers = new List<nn.Module> { new ResBlock(ch, embDim, p, mult[level] * mc, ss, device: device) };
+                var layers = new List<nn.Module> { new ResBlock(ch, embDim, p, mult[level] * mc, ss, device: device, kernels: Kernels) };
                 ch = mult[level] * mc;
-                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device));
+                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device, Kernels));
                 inputBlocks.Add(new TimestepEmbedSequential([.. layers]));
                 skipChannels.Push(ch);
             }
             if (level != mult.Count - 1)
             {
                 inputBlocks.Add(new TimestepEmbedSequential(config.ResblockUpdown
-                    ? new ResBlock(ch, embDim, p, ch, ss, down: true, device: device)
+                    ? new ResBlock(ch, embDim, p, ch, ss, down: true, device: device, kernels: Kernels)
                     : new Downsample(ch, true, ch, device)));
                 skipChannels.Push(ch);
                 ds *= 2;
@@ -74,9 +78,9 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
         // Bottleneck.
         _middleBlock = new TimestepEmbedSequential(
-            new ResBlock(ch, embDim, p, ch, ss, device: device),
-            new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device),
-            new ResBlock(ch, embDim, p, ch, ss, device: device));
+            new ResBlock(ch, embDim, p, ch, ss, device: device, kernels: Kernels),
+            new AttentionBlock(ch, config.NumHeads, config.NumHeadChannels, device, Kernels),
+            new ResBlock(ch, embDim, p, ch, ss, device: device, kernels: Kernels));
         register_module("middle_block", _middleBlock);
 
         // Decoder.
@@ -86,13 +90,13 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
             for (int i = 0; i <= config.NumResBlocks; i++)
             {
                 int ich = skipChannels.Pop();
-                var layers = new List<nn.Module> { new ResBlock(ch + ich, embDim, p, mc * mult[level], ss, device: device) };
+                var layers = new List<nn.Module> { new ResBlock(ch + ich, embDim, p, mc * mult[level], ss, device: device, kernels: Kernels) };
                 ch = mc * mult[level];
-                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, headsUp, config.NumHeadChannels, device));
+                if (attnDs.Contains(ds)) layers.Add(new AttentionBlock(ch, headsUp, config.NumHeadChannels, device, Kernels));
                 if (level > 0 && i == config.NumResBlocks)
                 {
                     layers.Add(config.ResblockUpdown
-                        ? new ResBlock(ch, embDim, p, ch, ss, up: true, device: device)
+                        ? new ResBlock(ch, embDim, p, ch, ss, up: true, device: device, kernels: Kernels)
                         : new Upsample(ch, true, ch, device));
                     ds /= 2;
                 }
@@ -104,7 +108,7 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
         var outConv = nn.Conv2d(inputCh, config.ResolvedOutChannels, 3, padding: 1, device: device);
         ZeroInit.Apply(outConv);
-        _out = nn.Sequential(("0", new GroupNorm32(ch, device: device)), ("1", nn.SiLU()), ("2", outConv));
+        _out = nn.Sequential(("0", new GroupNorm32(ch, device: device, kernels: Kernels)), ("1", nn.SiLU()), ("2", outConv));
         register_module("out", _out);
     }
 

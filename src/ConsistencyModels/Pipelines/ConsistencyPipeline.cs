@@ -26,7 +26,7 @@ public sealed class ConsistencyPipeline : IDisposable
     /// <param name="channelsLast">NHWC layout for the torso. Default: on. CPU: oneDNN's fast path (1.3-1.5x in fp32, ~2x in
     /// bf16). CUDA: cuDNN's tensor-core convolutions take NHWC directly (conv3x3 1.57 vs 2.37 ms at 192 ch, 64², batch
     /// 256 on an H100) and attention needs no token copies; GroupNorm then takes the statistics path
-    /// (<see cref="Kernels.StatisticsGroupNorm"/>), since libtorch's CUDA group_norm converts NHWC to NCHW and back.
+    /// (the model's <see cref="UNetModel.Kernels"/>), since libtorch's CUDA group_norm converts NHWC to NCHW and back.
     /// fp16 one-step 1136 vs 881 images/s for NCHW (docs/performance.md).</param>
     public ConsistencyPipeline(UNetModel model, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null)
     {
@@ -42,15 +42,16 @@ public sealed class ConsistencyPipeline : IDisposable
 
     /// <summary>
     /// Builds the UNet for <paramref name="config"/> and loads <paramref name="checkpointPath"/> strictly (.pt or
-    /// .safetensors); <paramref name="key"/> selects a state dict nested in a .pt file (e.g. "ema").
+    /// .safetensors); <paramref name="key"/> selects a state dict nested in a .pt file (e.g. "ema"). The UNet takes
+    /// <paramref name="kernels"/> (default: <see cref="KernelOptions.Default"/>).
     /// </summary>
     public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null, string? key = null,
-                                           Precision precision = Precision.Fp32, bool? channelsLast = null)
+                                           Precision precision = Precision.Fp32, bool? channelsLast = null, KernelOptions? kernels = null)
     {
         if (Directory.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' is a directory, not a file", checkpointPath);
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' does not exist", checkpointPath);
         var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath) : TorchCheckpoint.LoadStateDict(checkpointPath, key);
-        return FromStateDict(config, stateDict, checkpointPath, device, precision, channelsLast);
+        return FromStateDict(config, stateDict, checkpointPath, device, precision, channelsLast, kernels);
     }
 
     /// <summary>Loads a resolved model (<see cref="ModelSpec.Resolve"/>): its checkpoint file, or a built-in model's embedded weights.</summary>
@@ -61,19 +62,19 @@ public sealed class ConsistencyPipeline : IDisposable
 
     /// <summary>A model shipped inside the library (<see cref="BuiltInModels"/>; default: the Fashion-MNIST CD model).</summary>
     public static ConsistencyPipeline LoadBuiltIn(string name = BuiltInModels.DefaultName, Device? device = null,
-                                                  Precision precision = Precision.Fp32, bool? channelsLast = null)
+                                                  Precision precision = Precision.Fp32, bool? channelsLast = null, KernelOptions? kernels = null)
     {
         if (!BuiltInModels.TryGet(name, out var preset))
             throw new ArgumentException($"'{name}' is not a built-in model (built in: {string.Join(", ", BuiltInModels.All.Select(p => p.Name))})");
-        return FromStateDict(preset!.Model, BuiltInModels.LoadStateDict(preset), $"built-in {preset.Name}", device, precision, channelsLast);
+        return FromStateDict(preset!.Model, BuiltInModels.LoadStateDict(preset), $"built-in {preset.Name}", device, precision, channelsLast, kernels);
     }
 
     private static ConsistencyPipeline FromStateDict(ModelConfig config, IReadOnlyDictionary<string, Tensor> stateDict, string source,
-                                                     Device? device, Precision precision, bool? channelsLast)
+                                                     Device? device, Precision precision, bool? channelsLast, KernelOptions? kernels)
     {
         try
         {
-            var model = new UNetModel(config, META);          // no random init: the checkpoint's tensors become the weights
+            var model = new UNetModel(config, META, kernels); // no random init: the checkpoint's tensors become the weights
             ModelWeights.Materialize(model, stateDict, source);
             return new ConsistencyPipeline(model, device, precision, channelsLast);
         }

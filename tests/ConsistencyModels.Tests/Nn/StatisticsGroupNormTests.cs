@@ -91,7 +91,6 @@ public class StatisticsGroupNormTests
     }
 }
 
-[Collection(GlobalRngCollection.Name)]   // flips a process-wide kernel switch: must not run beside other model tests
 public class StatisticsGroupNormModelTests
 {
     [SkippableTheory]
@@ -100,15 +99,10 @@ public class StatisticsGroupNormModelTests
     public void ACheckpointGivesTheOfficialImagesThroughTheStatisticsPath(bool channelsLast)
     {
         var config = ConsistencyModels.IO.ModelConfigJson.Load(FixturePaths.Require("e2e/config_imagenet64_w32_consistency.json"));
-        using var pipeline = ConsistencyPipeline.Load(config, FixturePaths.Require("model_imagenet64_topology.pt"), channelsLast: channelsLast);
+        using var pipeline = ConsistencyPipeline.Load(config, FixturePaths.Require("model_imagenet64_topology.pt"), channelsLast: channelsLast,
+                                                      kernels: new KernelOptions(StatisticsGroupNorm: StatisticsGroupNorm.Always));
         var request = new GenerationRequest { NumSamples = 4, BatchSize = 4, Seed = 42, ClassLabels = [3, 917, 0, 999] };
         var expected = ConsistencyModels.IO.Numpy.Npz.Read(FixturePaths.Require("e2e/e2e_im64_onestep_determ.npz"));
-        var saved = Kernels.StatisticsGroupNorm;
-        try
-        {
-            Kernels.StatisticsGroupNorm = StatisticsGroupNorm.Always;
-            EndToEndTests.AssertImagesMatch(expected["arr_0"].Data, pipeline.Generate(request).Images, $"statistics GroupNorm, channels-last {channelsLast}");
-        }
-        finally { Kernels.StatisticsGroupNorm = saved; }
+        EndToEndTests.AssertImagesMatch(expected["arr_0"].Data, pipeline.Generate(request).Images, $"statistics GroupNorm, channels-last {channelsLast}");
     }
 }
