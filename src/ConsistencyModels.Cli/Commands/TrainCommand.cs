@@ -140,7 +140,22 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         using var trainer = AnsiConsole.Status().Start("building the networks", _ => new Trainer(options, data, device, Warn, Cluster.World));
         if (trainer.Step >= trainer.EndStep) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {trainer.EndStep}"); return 0; }
 
-        var report = new TrainingReport(options.OutputDirectory, s.SampleColumns, data.NumClasses, options.Mode.ToString(), Warn);
+        // Ctrl-C asks the loop to stop: it saves the step it stops at. A second Ctrl-C ends the process at once.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void OnCtrlC(object? sender, ConsoleCancelEventArgs e)
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            interrupt.Cancel();
+        }
+        Console.CancelKeyPress += OnCtrlC;
+        try { return Train(trainer, options, data, s.SampleColumns, interrupt.Token, Warn); }
+        finally { Console.CancelKeyPress -= OnCtrlC; }
+    }
+
+    private static int Train(Trainer trainer, TrainingOptions options, ITrainingDataset data, int sampleColumns, CancellationToken cancel, Action<string> warn)
+    {
+        var report = new TrainingReport(options.OutputDirectory, sampleColumns, data.NumClasses, options.Mode.ToString(), warn);
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;    // redirected output has no ETA column: put it in the text
         TrainingEnd? end = null;
         AnsiConsole.Progress()
@@ -148,7 +163,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             .Start(ctx =>
             {
                 var task = ctx.AddTask($"step {trainer.Step}", maxValue: trainer.EndStep - trainer.Step);
-                end = trainer.Run(cancellationToken, report, new ProgressBar(p =>
+                end = trainer.Run(cancel, report, new ProgressBar(p =>
                 {
                     task.Value = p.RunStep;
                     task.Description = p.Saved is not null
@@ -159,7 +174,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         if (end!.Interrupted)
             AnsiConsole.MarkupLine(end.Checkpoint is null
                 ? $"interrupted at step {end.Step}: nothing trained, nothing saved"
-                : $"interrupted at step {end.Step}; the last checkpoint is step {end.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
+                : $"interrupted at step {end.Step}, its checkpoint saved ({Markup.Escape(Path.GetFileName(end.Checkpoint))}); checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
         else AnsiConsole.MarkupLine($"done at step {end.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
         return 0;
     }

@@ -76,7 +76,9 @@ public sealed class Trainer : IDisposable
             }
             saved = Step;
         }
-        while (Step < end && !cancel.IsCancellationRequested)
+        // Every rank stops at the same step when any rank is told to (their next allreduce would wait forever).
+        bool Stop() => _sync.Sum(cancel.IsCancellationRequested ? 1 : 0) > 0;
+        while (Step < end && !Stop())
         {
             (double loss, scales, ema) = TrainStep(loader.Next());
             lossAcc += loss; lossCount++;
