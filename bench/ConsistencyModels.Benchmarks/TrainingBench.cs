@@ -129,7 +129,7 @@ internal static class TrainingBench
     private static TrainingOptions Base(TrainingMode mode, string dir) => new()
     {
         Mode = mode, Model = TrainingPresets.FashionMnist32(DenoiserKind.Consistency), OutputDirectory = Path.Combine(dir, mode.ToString()),
-        GlobalBatchSize = 32, LearningRate = 1e-4, EmaRates = [0.999], LossNorm = LossNorm.L2, Seed = 3, SampleGridColumns = 0,
+        GlobalBatchSize = 32, LearningRate = 1e-4, EmaRates = [0.999], LossNorm = LossNorm.L2, Seed = 3,
         Schedule = new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.95, ScaleMode.Fixed, 40, 40, 10_000),
     };
 }

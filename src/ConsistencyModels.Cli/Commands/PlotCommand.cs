@@ -1,5 +1,6 @@
 // `cm plot RUN_DIR`: redraws a training run's loss.png and schedule.png from its log.csv (training does this at each save).
 using System.ComponentModel;
+using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -1,6 +1,7 @@
-// `cm train edm|cd|ct`: parse options -> TrainingOptions -> Trainer.Run with a progress bar; Ctrl-C saves and stops.
+// `cm train edm|cd|ct`: parse options -> TrainingOptions -> Trainer.Run with a progress bar, sample grids and plots; on Ctrl-C the loop saves and stops.
 using System.ComponentModel;
 using System.Globalization;
+using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.IO;
 using ConsistencyModels.Metrics;
 using ConsistencyModels.Nn;
@@ -32,19 +33,19 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public string? Output { get; init; }
 
         [CommandOption("--global-batch-size <N>"), Description("Images per optimisation step (default 64).")]
-        public int GlobalBatchSize { get; init; } = 64;
+        public int? GlobalBatchSize { get; init; }
 
         [CommandOption("--microbatch <N>"), Description("Split each batch into micro-batches of N (gradients add up as upstream; -1 = off, default).")]
-        public int Microbatch { get; init; } = -1;
+        public int? Microbatch { get; init; }
 
         [CommandOption("--lr <X>"), Description("RAdam learning rate (default 1e-4).")]
-        public double Lr { get; init; } = 1e-4;
+        public double? Lr { get; init; }
 
         [CommandOption("--weight-decay <X>"), Description("RAdam weight decay (default 0).")]
-        public double WeightDecay { get; init; }
+        public double? WeightDecay { get; init; }
 
-        [CommandOption("--ema-rate <LIST>"), Description("EMA rates of the online network, one ema_<rate>_<step>.pt each (default 0.999,0.9999,0.9999432189950708).")]
-        public string EmaRate { get; init; } = "0.999,0.9999,0.9999432189950708";
+        [CommandOption("--ema-rate <LIST>"), Description("EMA rates of the online network, one ema_<rate>_<step>.pt each (default: the recipe's, printed at the start).")]
+        public string? EmaRate { get; init; }
 
         [CommandOption("--loss-norm <NAME>"), Description("cd/ct: l1 | l2 (default) | l2-32 | lpips (needs --lpips-weights) | pseudo-huber (iCT).")]
         public string? LossNorm { get; init; }
@@ -71,9 +72,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public int? EndScales { get; init; }
 
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
-        public string CtSchedule { get; init; } = "released";
+        public string? CtSchedule { get; init; }
 
-        [CommandOption("--recipe <NAME>"), Description("ct only: ict = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
+        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own; ict (for ct) = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
         public string? Recipe { get; init; }
 
         [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000).")]
@@ -89,13 +90,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public double? Dropout { get; init; }
 
         [CommandOption("--seed <N>"), Description("Seed of the initialisation, data order and noise (default 0).")]
-        public long Seed { get; init; }
+        public long? Seed { get; init; }
 
         [CommandOption("--save-interval <N>"), Description("Checkpoint every N steps (default 1000).")]
-        public int SaveInterval { get; init; } = 1000;
+        public int? SaveInterval { get; init; }
 
         [CommandOption("--log-interval <N>"), Description("Log (log.csv, progress) every N steps (default 10).")]
-        public int LogInterval { get; init; } = 10;
+        public int? LogInterval { get; init; }
 
         [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run).")]
         public bool Resume { get; init; }
@@ -114,12 +115,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         public override ValidationResult Validate()
         {
-            if (Mode.ToLowerInvariant() is not ("edm" or "cd" or "ct")) return ValidationResult.Error($"MODE must be edm, cd or ct (got '{Mode}')");
+            if (!TrainPlan.Modes.ContainsKey(Mode)) return ValidationResult.Error($"MODE must be edm, cd or ct (got '{Mode}')");
             if ((Preset is null) == (ModelConfig is null)) return ValidationResult.Error("choose the architecture with exactly one of --preset NAME and --model-config FILE");
             if (Data is null) return ValidationResult.Error("--data PATH is required (an image folder, IDX files or an .npz)");
             if (Output is null) return ValidationResult.Error("--output DIR is required (checkpoints, log.csv and sample grids go there)");
-            if (Recipe is not null && Recipe.ToLowerInvariant() != "ict") return ValidationResult.Error($"--recipe: only 'ict' exists (got '{Recipe}')");
-            if (Recipe is not null && Mode.ToLowerInvariant() != "ct") return ValidationResult.Error("--recipe ict applies to ct");
+            if (TrainPlan.Recipe(Mode, Recipe, out var recipeError) is null) return ValidationResult.Error(recipeError!);
             if (Threads is < 1) return ValidationResult.Error($"--threads must be at least 1 (got {Threads})");
             return ValidationResult.Success();
         }
@@ -136,31 +136,46 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.MarkupLine($"data-parallel over {Cluster.World.Size} MPI ranks: ~{options.GlobalBatchSize / Cluster.World.Size} images per rank and step; " +
                                    "rank 0 writes checkpoints and logs");
 
-        using var trainer = AnsiConsole.Status().Start("building the networks",
-            _ => new Trainer(options, data, device, msg => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(msg)}[/]"), Cluster.World));
-        long end = Math.Min(options.Schedule.TotalSteps, options.MaxSteps is long m ? trainer.Step + m : options.Schedule.TotalSteps);
-        if (trainer.Step >= end) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {end}"); return 0; }
+        void Warn(string message) => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(message)}[/]");
+        using var trainer = AnsiConsole.Status().Start("building the networks", _ => new Trainer(options, data, device, Warn, Cluster.World));
+        if (trainer.Step >= trainer.EndStep) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {trainer.EndStep}"); return 0; }
 
+        // Ctrl-C asks the loop to stop: it saves the step it stops at. A second Ctrl-C ends the process at once.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void OnCtrlC(object? sender, ConsoleCancelEventArgs e)
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            interrupt.Cancel();
+        }
+        Console.CancelKeyPress += OnCtrlC;
+        try { return Train(trainer, options, data, s.SampleColumns, interrupt.Token, Warn); }
+        finally { Console.CancelKeyPress -= OnCtrlC; }
+    }
+
+    private static int Train(Trainer trainer, TrainingOptions options, ITrainingDataset data, int sampleColumns, CancellationToken cancel, Action<string> warn)
+    {
+        var report = new TrainingReport(options.OutputDirectory, sampleColumns, data.NumClasses, options.Mode.ToString(), warn);
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;    // redirected output has no ETA column: put it in the text
+        TrainingEnd? end = null;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask($"step {trainer.Step}", maxValue: end - trainer.Step);
-                trainer.Run(new Progress(p =>
+                var task = ctx.AddTask($"step {trainer.Step}", maxValue: trainer.EndStep - trainer.Step);
+                end = trainer.Run(cancel, report, new ProgressBar(p =>
                 {
                     task.Value = p.RunStep;
                     task.Description = p.Saved is not null
                         ? $"step {p.Step}/{p.TotalSteps}  saved {Path.GetFileName(p.Saved)}"
                         : string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:G4}  {(p.Scales > 0 ? $"N {p.Scales}  μ {p.TargetEma:F5}  " : "")}{p.ImagesPerSecond / options.GlobalBatchSize:F2} it/s ({p.ImagesPerSecond:F1} img/s){(interactive ? "" : "  ETA " + Eta(p))}");
-                }), cancellationToken);
+                }));
             });
-        if (cancellationToken.IsCancellationRequested && trainer.Step % options.SaveInterval != 0)
-        {
-            AnsiConsole.MarkupLine($"interrupted at step {trainer.Step}: saving");
-            trainer.SaveCheckpoint();
-        }
-        AnsiConsole.MarkupLine($"done at step {trainer.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
+        if (end!.Interrupted)
+            AnsiConsole.MarkupLine(end.Checkpoint is null
+                ? $"interrupted at step {end.Step}: nothing trained, nothing saved"
+                : $"interrupted at step {end.Step}, its checkpoint saved ({Markup.Escape(Path.GetFileName(end.Checkpoint))}); checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
+        else AnsiConsole.MarkupLine($"done at step {end.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
         return 0;
     }
 
@@ -171,9 +186,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         return left.TotalHours >= 1 ? $"{(int)left.TotalHours}h{left.Minutes:D2}m" : $"{left.Minutes}m{left.Seconds:D2}s";
     }
 
-    // Synchronous IProgress: Progress<T> would post to the thread pool and reorder reports.
-    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    /// <summary>The progress bar's view of the run: every log and every save.</summary>
+    private sealed class ProgressBar(Action<TrainingProgress> report) : ITrainingObserver
     {
-        public void Report(TrainingProgress value) => report(value);
+        public void OnLog(TrainingProgress progress) => report(progress);
+        public void OnSave(TrainingProgress progress, TrainingState state) => report(progress);
     }
 }

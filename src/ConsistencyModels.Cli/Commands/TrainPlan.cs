@@ -1,4 +1,4 @@
-// Turns `cm train` options into TrainingOptions (mode defaults as scripts/launch.sh), and says what will run.
+// Turns `cm train` options into TrainingOptions (a library recipe with the user's overrides), and says what will run.
 using System.Globalization;
 using ConsistencyModels.IO;
 using ConsistencyModels.IO.Downloads;
@@ -12,49 +12,73 @@ namespace ConsistencyModels.Cli.Commands;
 
 internal static class TrainPlan
 {
+    /// <summary>The MODE words of `cm train`.</summary>
+    public static IReadOnlyDictionary<string, TrainingMode> Modes { get; } = new Dictionary<string, TrainingMode>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["edm"] = TrainingMode.Edm,
+        ["cd"] = TrainingMode.ConsistencyDistillation,
+        ["ct"] = TrainingMode.ConsistencyTraining,
+    };
+
+    public static string ModeWord(TrainingMode mode) => Modes.First(kv => kv.Value == mode).Key;
+
+    /// <summary>The recipe of MODE, or the one --recipe names (null with the reason when it does not exist or trains another mode).</summary>
+    public static TrainingRecipe? Recipe(string mode, string? recipe, out string? error)
+    {
+        error = null;
+        if (recipe is null) return TrainingRecipes.Default(Modes[mode]);
+        if (TrainingRecipes.Find(recipe) is not { } found)
+            error = $"--recipe must be one of {string.Join(", ", TrainingRecipes.All.Select(r => r.Name))} (got '{recipe}')";
+        else if (found.Mode != Modes[mode])
+            error = $"--recipe {found.Name} applies to {ModeWord(found.Mode)}";
+        else return found;
+        return null;
+    }
+
+    /// <summary>The recipe's options with the user's overrides.</summary>
     public static TrainingOptions From(TrainCommand.Settings s)
     {
-        var mode = s.Mode.ToLowerInvariant() switch
-        {
-            "edm" => TrainingMode.Edm,
-            "cd" => TrainingMode.ConsistencyDistillation,
-            _ => TrainingMode.ConsistencyTraining,
-        };
+        var recipe = Recipe(s.Mode, s.Recipe, out var error) ?? throw new ArgumentException(error);
+        var mode = recipe.Mode;
         var kind = mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency;
         var model = s.Preset is not null
             ? TrainingPresets.TryGet(s.Preset, kind) ?? throw new ArgumentException($"--preset '{s.Preset}' is unknown: use fmnist32 or a released name (see `cm presets`)")
             : ModelConfigJson.Load(s.ModelConfig!) with { Denoiser = kind };
         if (s.Dropout is double d) model = model with { Dropout = d };
+        var o = recipe.Create(model, s.Output!, s.TotalTrainingSteps);
 
-        bool ict = s.Recipe is not null;
-        bool ct = mode == TrainingMode.ConsistencyTraining;
         var targetEma = s.TargetEmaMode?.ToLowerInvariant() switch
         {
-            null => ct && !ict ? Training.TargetEmaMode.Adaptive : Training.TargetEmaMode.Fixed,
+            null => o.Schedule.TargetEmaMode,
             "fixed" => Training.TargetEmaMode.Fixed,
             "adaptive" => Training.TargetEmaMode.Adaptive,
             var other => throw new ArgumentException($"--target-ema-mode must be fixed or adaptive (got '{other}')"),
         };
         var scaleMode = s.ScaleMode?.ToLowerInvariant() switch
         {
-            null => ict ? Training.ScaleMode.ImprovedCtDoubling : ct ? Training.ScaleMode.Progressive : Training.ScaleMode.Fixed,
+            null => o.Schedule.ScaleMode,
             "fixed" => Training.ScaleMode.Fixed,
             "progressive" => Training.ScaleMode.Progressive,
             "progdist" => Training.ScaleMode.ProgressiveDistillation,
             "ict-doubling" => Training.ScaleMode.ImprovedCtDoubling,
             var other => throw new ArgumentException($"--scale-mode must be fixed, progressive, progdist or ict-doubling (got '{other}')"),
         };
-        var variant = s.CtSchedule.ToLowerInvariant() switch
+        var variant = s.CtSchedule?.ToLowerInvariant() switch
         {
+            null => o.Schedule.Variant,
             "released" => CtScheduleVariant.ReleasedCode,
             "paper" => CtScheduleVariant.Paper,
             var other => throw new ArgumentException($"--ct-schedule must be released or paper (got '{other}')"),
         };
-        var schedule = new EmaAndScalesConfig(targetEma, s.StartEma ?? (ict ? 0.0 : 0.95), scaleMode,
-            s.StartScales ?? (ict ? 10 : ct ? 2 : 40), s.EndScales ?? (ict ? 1280 : ct ? 150 : 40), s.TotalTrainingSteps, Variant: variant);
-
-        var norm = (s.LossNorm ?? (ict ? "pseudo-huber" : "l2")).ToLowerInvariant() switch
+        var schedule = o.Schedule with
         {
+            TargetEmaMode = targetEma, StartEma = s.StartEma ?? o.Schedule.StartEma, ScaleMode = scaleMode,
+            StartScales = s.StartScales ?? o.Schedule.StartScales, EndScales = s.EndScales ?? o.Schedule.EndScales, Variant = variant,
+        };
+
+        var norm = s.LossNorm?.ToLowerInvariant() switch
+        {
+            null => o.LossNorm,
             "l1" => LossNorm.L1,
             "l2" => LossNorm.L2,
             "l2-32" => LossNorm.L2At32,
@@ -63,9 +87,9 @@ internal static class TrainPlan
             var other => throw new ArgumentException($"--loss-norm must be l1, l2, l2-32, lpips or pseudo-huber (got '{other}')"),
         };
         if (norm == LossNorm.Lpips && s.LpipsWeights is null) throw new ArgumentException("--loss-norm lpips needs --lpips-weights FILE (VGG16 + LPIPS linear weights)");
-        WeightSchedule? weights = s.WeightSchedule?.ToLowerInvariant() switch
+        var weights = s.WeightSchedule?.ToLowerInvariant() switch
         {
-            null => ict ? WeightSchedule.ImprovedCt : null,
+            null => o.WeightSchedule,
             "ict" => WeightSchedule.ImprovedCt,
             "snr" => WeightSchedule.Snr,
             "snr+1" => WeightSchedule.SnrPlus1,
@@ -76,18 +100,19 @@ internal static class TrainPlan
         };
         if (weights == WeightSchedule.ImprovedCt && mode == TrainingMode.Edm)
             throw new ArgumentException("--weight-schedule ict weighs pairs of noise levels: it applies to cd and ct, not edm");
-        var rates = s.EmaRate.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var rates = s.EmaRate?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--ema-rate: '{r}' is not a number")).ToArray();
 
-        return new TrainingOptions
+        return o with
         {
-            Mode = mode, Model = model, OutputDirectory = s.Output!, GlobalBatchSize = s.GlobalBatchSize, Microbatch = s.Microbatch,
-            LearningRate = s.Lr, WeightDecay = s.WeightDecay, EmaRates = rates, LossNorm = norm, WeightSchedule = weights,
-            Schedule = schedule, IndexSampling = ict ? IndexSampling.LogNormal : IndexSampling.Uniform, TeacherPath = s.Teacher is null ? null : ModelCache.ResolveFile(s.Teacher),
-            MaxSteps = s.MaxSteps, Seed = s.Seed, SaveInterval = s.SaveInterval, LogInterval = s.LogInterval, RandomFlip = !s.NoFlip,
-            Resume = s.Resume, SampleGridColumns = s.SampleColumns,
-            Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : null,
+            GlobalBatchSize = s.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
+            LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? o.EmaRates,
+            LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
+            TeacherPath = s.Teacher is null ? o.TeacherPath : ModelCache.ResolveFile(s.Teacher),
+            MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
+            LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = s.Resume || o.Resume,
+            Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,
         };
     }
 

@@ -13,15 +13,7 @@ public enum TrainingMode
     ConsistencyTraining,
 }
 
-/// <summary>How the grid index n of each sample's noise-level pair is drawn (consistency modes).</summary>
-public enum IndexSampling
-{
-    /// <summary>n ~ U{0..N−2}: the released code.</summary>
-    Uniform,
-    /// <summary>iCT: P(n) ∝ erf((ln σ(n) − P_mean)/(√2 P_std)) − erf((ln σ(n+1) − P_mean)/(√2 P_std)), P_mean −1.1, P_std 2.0.</summary>
-    LogNormal,
-}
-
+/// <summary>A run's settings; <see cref="TrainingRecipes"/> gives those of each published recipe.</summary>
 public sealed record TrainingOptions
 {
     public required TrainingMode Mode { get; init; }
@@ -57,8 +49,6 @@ public sealed record TrainingOptions
     public bool Resume { get; init; }
     /// <summary>The perceptual distance for <see cref="LossNorm.Lpips"/> (e.g. Metrics.Lpips.Load(...)).</summary>
     public Metrics.IImageDistance? Perceptual { get; init; }
-    /// <summary>Images per class in the sample grid written at each save (0: none).</summary>
-    public int SampleGridColumns { get; init; } = 8;
 
     public WeightSchedule ResolvedWeightSchedule =>
         WeightSchedule ?? (Mode == TrainingMode.Edm ? Training.WeightSchedule.Karras : Training.WeightSchedule.Uniform);

@@ -1,4 +1,5 @@
 // The training loop end to end on a tiny UNet: official checkpoint layout, bit-identical resume, bad input.
+using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Training;
@@ -40,8 +41,11 @@ public class TrainerTests
         GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], SaveInterval = 2, LogInterval = 1,
         Schedule = new EmaAndScalesConfig(mode == TrainingMode.ConsistencyTraining ? TargetEmaMode.Adaptive : TargetEmaMode.Fixed, 0.95,
                                           mode == TrainingMode.ConsistencyTraining ? ScaleMode.Progressive : ScaleMode.Fixed, 2, 10, total),
-        TeacherPath = teacher, Seed = 5, SampleGridColumns = 2,
+        TeacherPath = teacher, Seed = 5,
     };
+
+    /// <summary>What `cm train` adds at each save: a sample grid of 2 columns and the plots.</summary>
+    private static TrainingReport Report(string dir) => new(dir, 2, 3, "test", message => throw new InvalidOperationException(message));
 
     [Theory]
     [InlineData(TrainingMode.Edm)]
@@ -60,12 +64,12 @@ public class TrainerTests
             TorchCheckpoint.Save(teacher, t.state_dict());
         }
         string straight = tmp.File("straight"), resumed = tmp.File("resumed");
-        using (var a = new Trainer(Options(mode, straight, 4, teacher), data)) a.Run();
-        using (var b = new Trainer(Options(mode, resumed, 4, teacher) with { MaxSteps = 2 }, data)) b.Run();
+        using (var a = new Trainer(Options(mode, straight, 4, teacher), data)) a.Run(default, Report(straight));
+        using (var b = new Trainer(Options(mode, resumed, 4, teacher) with { MaxSteps = 2 }, data)) b.Run(default, Report(resumed));
         using (var c = new Trainer(Options(mode, resumed, 4, teacher) with { Resume = true }, data))
         {
             Assert.Equal(2, c.Step);
-            c.Run();
+            Assert.Equal(new TrainingEnd(4, false, TrainingCheckpoints.State(resumed, 4)), c.Run(default, Report(resumed)));
             Assert.Equal(4, c.Step);
         }
         var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "opt000004.pt" };
@@ -78,7 +82,7 @@ public class TrainerTests
         }
         // config.json describes the trained network for `cm generate --model-config`.
         Assert.Equal(ConsistencyModels.IO.ModelConfigJson.ToJson(Options(mode, resumed, 4, teacher).OnlineModel), ConsistencyModels.IO.ModelConfigJson.ToJson(ConsistencyModels.IO.ModelConfigJson.Load(Path.Combine(resumed, "config.json"))));
-        // The curves are redrawn at every save, from the log (truncated on resume, so both runs log the same losses).
+        // The report redraws the curves at every save, from the log (truncated on resume, so both runs log the same losses).
         Assert.True(File.Exists(TrainingPlots.LossPath(resumed)));
         Assert.Equal(mode != TrainingMode.Edm, File.Exists(TrainingPlots.SchedulePath(resumed)));
         Assert.Equal(TrainingLog.Read(straight), TrainingLog.Read(resumed));
@@ -104,6 +108,40 @@ public class TrainerTests
             foreach (var v in sd.Values) v.Dispose();
         }
         Assert.Equal(2L, TrainingCheckpoints.Latest(tmp.Path));
+    }
+
+    /// <summary>Counts the saves and cancels the run once it has logged <paramref name="cancelAt"/>.</summary>
+    private sealed class CancelAt(long cancelAt, CancellationTokenSource cancel) : ITrainingObserver
+    {
+        public List<long> Saves { get; } = [];
+        public void OnLog(TrainingProgress progress) { if (progress.Step == cancelAt) cancel.Cancel(); }
+        public void OnSave(TrainingProgress progress, TrainingState state) => Saves.Add(state.Step);
+    }
+
+    [Theory]
+    [InlineData(1, new long[] { 1 })]          // between saves: the loop saves the step it stops at
+    [InlineData(2, new long[] { 2 })]          // on a save: saved once, not again
+    public void AnInterruptedRunSavesTheStepItStopsAtOnce(long cancelAt, long[] saves)
+    {
+        using var tmp = new TempDir();
+        using var cancel = new CancellationTokenSource();
+        var observer = new CancelAt(cancelAt, cancel);
+        using var t = new Trainer(Options(TrainingMode.ConsistencyTraining, tmp.Path, 4), new SyntheticData(8));
+        var end = t.Run(cancel.Token, observer);
+        Assert.Equal(new TrainingEnd(cancelAt, true, TrainingCheckpoints.State(tmp.Path, cancelAt)), end);
+        Assert.Equal(saves, observer.Saves);
+        Assert.Equal(cancelAt, TrainingCheckpoints.Latest(tmp.Path));
+    }
+
+    [Fact]
+    public void ARunCancelledBeforeItsFirstStepSavesNothing()
+    {
+        using var tmp = new TempDir();
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        using var t = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4), new SyntheticData(8));
+        Assert.Equal(new TrainingEnd(0, true, null), t.Run(cancel.Token));
+        Assert.Null(TrainingCheckpoints.Latest(tmp.Path));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 // loss.png / schedule.png: drawn from log.csv, real PNGs of the requested size.
+using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.Training;
 using SkiaSharp;
 using Xunit;

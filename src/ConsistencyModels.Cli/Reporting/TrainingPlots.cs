@@ -1,10 +1,11 @@
 // The run's curves as PNGs, redrawn from log.csv at every save: loss.png (raw and smoothed) and, for CD/CT,
 // schedule.png (N(k) and the target EMA μ(k), reference §6.3).
+using ConsistencyModels.Training;
 using ScottPlot;
 
-namespace ConsistencyModels.Training;
+namespace ConsistencyModels.Cli.Reporting;
 
-public static class TrainingPlots
+internal static class TrainingPlots
 {
     public static string LossPath(string dir) => Path.Combine(dir, "loss.png");
     public static string SchedulePath(string dir) => Path.Combine(dir, "schedule.png");

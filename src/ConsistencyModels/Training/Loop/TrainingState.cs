@@ -1,0 +1,123 @@
+// What a run carries from step to step, as NVlabs/edm's training_loop keeps net, ema and optimizer: the online network,
+// its EMA copies, the target (CD/CT) and frozen teacher (CD) networks, RAdam and the step — built as cm/train_util.py does.
+using ConsistencyModels.Presets;
+using ConsistencyModels.Diffusion;
+using ConsistencyModels.IO;
+using ConsistencyModels.IO.Checkpoints;
+using ConsistencyModels.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Training;
+
+/// <summary>One EMA copy of the online parameters, in <see cref="TrainingState.Parameters"/> order.</summary>
+public sealed record EmaWeights(double Rate, Tensor[] Parameters);
+
+public sealed class TrainingState : IDisposable
+{
+    private TrainingState(Device device, UNetModel online, Tensor[] parameters, KarrasDenoiser onlineScalings, UNetModel? target,
+                          UNetModel? teacher, KarrasDenoiser teacherScalings, IReadOnlyList<EmaWeights> emas, RAdam optimizer)
+    {
+        Device = device;
+        Online = online;
+        Parameters = parameters;
+        OnlineScalings = onlineScalings;
+        Target = target;
+        Teacher = teacher;
+        TeacherScalings = teacherScalings;
+        Emas = emas;
+        Optimizer = optimizer;
+    }
+
+    public Device Device { get; }
+    /// <summary>The network the optimiser trains.</summary>
+    public UNetModel Online { get; }
+    /// <summary>The online network's parameters, the order of the EMA copies and of the optimiser state.</summary>
+    public IReadOnlyList<Tensor> Parameters { get; }
+    public KarrasDenoiser OnlineScalings { get; }
+    /// <summary>θ⁻ of CD/CT, an EMA of the online network at rate μ(k); null for EDM.</summary>
+    public UNetModel? Target { get; }
+    /// <summary>The frozen EDM teacher when a teacher checkpoint was given (CD; CT only initialises from it).</summary>
+    public UNetModel? Teacher { get; }
+    public KarrasDenoiser TeacherScalings { get; }
+    public IReadOnlyList<EmaWeights> Emas { get; }
+    public RAdam Optimizer { get; }
+    /// <summary>Optimisation steps taken: the next step is this one.</summary>
+    public long Step { get; internal set; }
+
+    /// <summary>The networks of a new run of <paramref name="options"/> (every random draw from options.Seed).</summary>
+    public static TrainingState Create(TrainingOptions options, Device device, Action<string> log)
+    {
+        var config = options.OnlineModel;
+        manual_seed(options.Seed);
+        var online = new UNetModel(config);
+        online.to(device).train();
+        if (options.ChannelsLast) online.ConvertTorso(ScalarType.Float32, channelsLast: true);
+        var parameters = online.parameters().ToArray();
+
+        var teacherConfig = (options.TeacherModel ?? config) with { Denoiser = DenoiserKind.Edm };
+        UNetModel? teacher = null;
+        if (options.TeacherPath is { } tp)
+        {
+            teacher = Load(teacherConfig, tp, device);
+            teacher.eval();
+            if (options.ChannelsLast) teacher.ConvertTorso(ScalarType.Float32, channelsLast: true);
+            foreach (var p in teacher.parameters()) p.requires_grad = false;
+            // Upstream copies the teacher's weights into the online network whenever a teacher is given (cm_train.py).
+            if (SameShapes(teacher, online))
+                using (no_grad()) foreach (var (dst, src) in parameters.Zip(teacher.parameters())) dst.copy_(src);
+            else log("teacher architecture differs from the online network: online weights stay randomly initialised");
+        }
+        UNetModel? target = null;
+        if (options.Mode != TrainingMode.Edm)
+        {
+            target = new UNetModel(config);
+            target.to(device).train();
+            if (options.ChannelsLast) target.ConvertTorso(ScalarType.Float32, channelsLast: true);
+            using (no_grad())
+                foreach (var (dst, src) in target.parameters().Zip(parameters)) { dst.copy_(src); dst.requires_grad = false; }
+        }
+        var emas = new List<EmaWeights>();
+        using (no_grad())
+            foreach (var rate in options.EmaRates) emas.Add(new(rate, [.. parameters.Select(p => p.detach().clone())]));
+        var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay));
+        return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(config), target, teacher,
+                                 KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer);
+    }
+
+    /// <summary>The online parameters and their EMA copies: what every rank must share before the first step.</summary>
+    public IEnumerable<Tensor> Weights => Parameters.Concat(Emas.SelectMany(e => e.Parameters));
+
+    /// <summary>An EMA copy (the smallest rate: the most useful early in training) as a fresh UNet, e.g. for sampling.</summary>
+    public UNetModel EmaNetwork()
+    {
+        var m = new UNetModel(Online.Config);
+        var keys = Online.state_dict().Keys.ToList();
+        var ema = Emas.Count > 0 ? Emas.MinBy(e => e.Rate)!.Parameters : [.. Parameters];
+        ModelWeights.LoadInto(m, keys.Zip(ema).ToDictionary(kv => kv.First, kv => kv.Second), "EMA", m.Config);
+        return m;
+    }
+
+    private static UNetModel Load(ModelConfig config, string path, Device device)
+    {
+        var sd = CheckpointFile.LoadStateDict(path);
+        try
+        {
+            var m = new UNetModel(config, META);
+            ModelWeights.Materialize(m, sd, path);
+            m.to(device);
+            return m;
+        }
+        finally { foreach (var t in sd.Values) t.Dispose(); }
+    }
+
+    private static bool SameShapes(UNetModel a, UNetModel b) =>
+        a.state_dict().Select(kv => (kv.Key, string.Join(",", kv.Value.shape)))
+         .SequenceEqual(b.state_dict().Select(kv => (kv.Key, string.Join(",", kv.Value.shape))));
+
+    public void Dispose()
+    {
+        Online.Dispose(); Target?.Dispose(); Teacher?.Dispose(); Optimizer.Dispose();
+        foreach (var ema in Emas) foreach (var t in ema.Parameters) t.Dispose();
+    }
+}

@@ -1,0 +1,87 @@
+// One optimisation step of EDM, CD or CT — port of cm/train_util.py::CMTrainLoop.run_step / forward_backward (reference §6.1).
+using ConsistencyModels.Diffusion;
+using ConsistencyModels.Distributed;
+using ConsistencyModels.Nn;
+using ConsistencyModels.Training.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Training;
+
+/// <summary>The mean loss of a step over the global batch, and the N(k) and μ(k) it used (0 and 0 for EDM).</summary>
+public sealed record TrainingStepResult(double Loss, int Scales, double TargetEma);
+
+public static class TrainingStep
+{
+    /// <summary>
+    /// One step on <paramref name="batch"/> (the batch of <paramref name="state"/>.Step): losses, backward, gradients
+    /// summed over ranks, RAdam, the EMAs and the target update; then the step count advances. Every random draw comes
+    /// from generators seeded with (seed, step), so the step is a function of the state and the batch. Each rank
+    /// computes its contiguous share of the rows but draws the randoms of the whole batch, so N ranks give the step of
+    /// one process with the whole batch (to float rounding).
+    /// </summary>
+    public static TrainingStepResult Run(TrainingState state, TrainingOptions o, TrainingBatch batch, GradientSync sync)
+    {
+        if (batch.Step != state.Step) throw new InvalidOperationException($"batch of step {batch.Step} given at step {state.Step}");
+        using var scope = NewDisposeScope();
+        long seed = StepSeed(o.Seed, state.Step);
+        using var gen = new Generator(unchecked((ulong)seed));
+        manual_seed(seed ^ 0x2545F4914F6CDD1DL);                       // dropout masks (global RNG) of this step
+        var (targetEma, scales) = o.Mode == TrainingMode.Edm ? (0.0, 0) : EmaAndScales.At(o.Schedule, state.Step);
+
+        var config = state.Online.Config;
+        var edm = new EdmLoss(WeightSchedule: o.ResolvedWeightSchedule, SigmaData: config.SigmaData);
+        var consistency = new ConsistencyLoss(o.LossNorm, o.ResolvedWeightSchedule, o.Perceptual, config.SigmaMin, config.SigmaMax, config.Rho, config.SigmaData);
+        int bs = batch.BatchSize, c = batch.Channels, s = batch.ImageSize;
+        var x = tensor(batch.Images, [bs, c, s, s]).to(state.Device);
+        var y = config.ClassCond ? tensor(batch.Labels).to(state.Device) : null;
+        int micro = o.Microbatch == -1 ? bs : o.Microbatch;
+        var (lo, hi) = Communicators.Share(bs, sync.World.Rank, sync.World.Size);     // this rank's rows of the global batch
+        state.Optimizer.ZeroGrad();
+        double lossTotal = 0;
+        for (int i = 0; i < bs; i += micro)
+        {
+            int n = Math.Min(micro, bs - i);
+            using var microScope = NewDisposeScope();
+            // The draws cover the whole micro-batch on every rank, so each row gets the same randoms as in one process.
+            var noise = randn([n, c, s, s], generator: gen);
+            var drawn = o.Mode == TrainingMode.Edm ? edm.Sigmas(randn([n], generator: gen)) : NoiseLevelPairs.Draw(o.IndexSampling, consistency, n, scales, gen);
+            int a = Math.Max(i, lo), b = Math.Min(i + n, hi);
+            if (a >= b) continue;
+            var xm = x[a..b];
+            var ym = y?[a..b];
+            var noiseM = noise[(a - i)..(b - i)].to(state.Device);
+            var drawnM = drawn[(a - i)..(b - i)];
+            Tensor loss = o.Mode switch
+            {
+                TrainingMode.Edm => edm.Compute(xm, noiseM, drawnM.to(state.Device), Online(state, ym)),
+                _ => consistency.Compute(xm, noiseM, drawnM, scales, Online(state, ym), Frozen(state.Target!, state.OnlineScalings, ym),
+                                         state.Teacher is null || o.Mode == TrainingMode.ConsistencyTraining ? null : Frozen(state.Teacher, state.TeacherScalings, ym)),
+            };
+            // Micro-batch means add up, as upstream; a rank holding part of a micro-batch adds its rows' share of the mean.
+            var part = b - a == n ? loss.mean() : loss.sum() / n;
+            part.backward();
+            lossTotal += part.item<float>() * n / bs;
+        }
+        sync.SumGradients(state.Parameters);
+        lossTotal = sync.Sum(lossTotal);
+        state.Optimizer.Step();
+        foreach (var ema in state.Emas) Ema.Update(ema.Parameters, state.Parameters, ema.Rate);
+        if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
+        state.Step++;
+        return new(lossTotal, scales, targetEma);
+    }
+
+    /// <summary>The seed of every random draw of step <paramref name="step"/>: SplitMix64 of (seed, step).</summary>
+    public static long StepSeed(long seed, long step) =>
+        (long)(SplitMix64.Mix(unchecked((ulong)seed * SplitMix64.Golden + (ulong)step)) & 0x7FFF_FFFF_FFFF_FFFFUL);
+
+    private static Denoiser Online(TrainingState state, Tensor? y) =>
+        state.OnlineScalings.AsDenoiser((xi, t, yi) => state.Online.call(xi, t, yi), y, clipDenoised: false);
+
+    private static Denoiser Frozen(UNetModel m, KarrasDenoiser scalings, Tensor? y) => scalings.AsDenoiser((xi, t, yi) =>
+    {
+        using var _ = no_grad();
+        return m.call(xi, t, yi);
+    }, y, clipDenoised: false);
+}

@@ -1,0 +1,62 @@
+// The recipes are the settings their sources give, each mode has a default, and names find them.
+using ConsistencyModels.Nn;
+using ConsistencyModels.Tests.Training.Loop;
+using ConsistencyModels.Training;
+using Xunit;
+
+namespace ConsistencyModels.Tests.Training.Recipes;
+
+public class TrainingRecipesTests
+{
+    private static readonly ModelConfig Model = TrainerTests.Tiny(DenoiserKind.Consistency);
+
+    [Theory]
+    [InlineData(TrainingMode.Edm, "edm")]
+    [InlineData(TrainingMode.ConsistencyDistillation, "cd")]
+    [InlineData(TrainingMode.ConsistencyTraining, "ct")]
+    public void EachModeHasItsDefaultRecipe(TrainingMode mode, string name)
+    {
+        var recipe = TrainingRecipes.Default(mode);
+        Assert.Equal(name, recipe.Name);
+        var o = recipe.Create(Model, "run", 1234);
+        Assert.Equal(mode, o.Mode);
+        Assert.Equal(1234, o.Schedule.TotalSteps);
+        Assert.Equal("run", o.OutputDirectory);
+        Assert.Same(Model, o.Model);
+    }
+
+    [Fact]
+    public void TheRecipesAreTheirSourcesSettings()
+    {
+        var edm = TrainingRecipes.Edm(Model, "run", 100);
+        Assert.Equal(WeightSchedule.Karras, edm.ResolvedWeightSchedule);
+
+        var cd = TrainingRecipes.Cd(Model, "run", 100);
+        Assert.Equal((LossNorm.L2, WeightSchedule.Uniform, IndexSampling.Uniform), (cd.LossNorm, cd.ResolvedWeightSchedule, cd.IndexSampling));
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.95, ScaleMode.Fixed, 40, 40, 100), cd.Schedule);
+
+        var ct = TrainingRecipes.Ct(Model, "run", 100);
+        Assert.Equal((LossNorm.L2, WeightSchedule.Uniform, IndexSampling.Uniform), (ct.LossNorm, ct.ResolvedWeightSchedule, ct.IndexSampling));
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Adaptive, 0.95, ScaleMode.Progressive, 2, 150, 100), ct.Schedule);
+
+        var ict = TrainingRecipes.Ict(Model, "run", 100);
+        Assert.Equal(TrainingMode.ConsistencyTraining, ict.Mode);
+        Assert.Equal((LossNorm.PseudoHuber, WeightSchedule.ImprovedCt, IndexSampling.LogNormal), (ict.LossNorm, ict.ResolvedWeightSchedule, ict.IndexSampling));
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 1280, 100), ict.Schedule);
+
+        // One EMA-rate default, TrainingOptions', shared by every recipe.
+        foreach (var r in TrainingRecipes.All)
+            Assert.Equal([0.999, 0.9999, 0.9999432189950708], r.Create(Model, "run", 100).EmaRates);
+    }
+
+    [Fact]
+    public void RecipesAreFoundByNameAndNamesAreUnique()
+    {
+        Assert.Same(TrainingRecipes.All[3], TrainingRecipes.Find("ICT"));
+        Assert.Null(TrainingRecipes.Find("nope"));
+        Assert.Equal(TrainingRecipes.All.Count, TrainingRecipes.All.Select(r => r.Name).Distinct().Count());
+        // Overrides are `with` on the recipe's options.
+        var o = TrainingRecipes.Ict(Model, "run", 100) with { LearningRate = 2e-4 };
+        Assert.Equal((2e-4, LossNorm.PseudoHuber), (o.LearningRate, o.LossNorm));
+    }
+}
