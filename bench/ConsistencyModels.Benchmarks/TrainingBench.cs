@@ -6,7 +6,7 @@ using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Training;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Benchmarks;

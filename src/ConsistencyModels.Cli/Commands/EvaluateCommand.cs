@@ -6,7 +6,7 @@ using System.Text.Json;
 using ConsistencyModels.IO.Downloads;
 using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Metrics;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using static TorchSharp.torch;

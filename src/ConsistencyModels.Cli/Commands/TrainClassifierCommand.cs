@@ -2,7 +2,7 @@
 using System.ComponentModel;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Metrics;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using static TorchSharp.torch;

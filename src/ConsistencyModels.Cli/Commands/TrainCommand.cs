@@ -7,7 +7,7 @@ using ConsistencyModels.Metrics;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Training;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

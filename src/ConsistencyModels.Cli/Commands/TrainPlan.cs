@@ -6,7 +6,7 @@ using ConsistencyModels.Metrics;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Training;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 
 namespace ConsistencyModels.Cli.Commands;
 

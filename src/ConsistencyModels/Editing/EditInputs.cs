@@ -1,6 +1,6 @@
 // Reference images and masks for editing: image files (ADM centre crop to the model size), dataset entries, mask images.
 using ConsistencyModels.IO.Images;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Editing;

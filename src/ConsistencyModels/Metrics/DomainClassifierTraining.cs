@@ -1,5 +1,5 @@
 // Trains and tests the Fashion-MNIST evaluator network (Adam, cross-entropy, a few epochs: minutes on a CPU).
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Metrics;

@@ -1,6 +1,6 @@
 // Streams uint8 NHWC image batches from sample npz files (one file or a folder of shards) or from a training dataset.
 using ConsistencyModels.IO.Numpy;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Metrics;

@@ -1,6 +1,6 @@
 // The shipped Fashion-MNIST evaluator network: loads, classifies the real test set as its metadata says, 128-d features.
 using ConsistencyModels.Metrics;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 using static TorchSharp.torch;
 

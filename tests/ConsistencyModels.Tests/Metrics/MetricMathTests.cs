@@ -2,7 +2,7 @@
 using System.Text.Json;
 using ConsistencyModels.Metrics;
 using ConsistencyModels.Tests.IO;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 using static TorchSharp.torch;
 

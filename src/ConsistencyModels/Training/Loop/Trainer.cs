@@ -1,7 +1,7 @@
 // The training loop of EDM teachers, CD and CT — port of cm/train_util.py::CMTrainLoop / TrainLoop (reference §6.1).
 using ConsistencyModels.Distributed;
 using ConsistencyModels.Nn;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;

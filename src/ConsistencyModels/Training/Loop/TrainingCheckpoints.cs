@@ -81,8 +81,9 @@ public static class TrainingCheckpoints
         var model = state.Online;
         var mine = ModelConfigJson.ToJson(model.Config, indented: false);
         if (manifest.ModelConfigJson != mine)
-            throw new InvalidOperationException($"--resume: {State(dir, step)} was written for model {manifest.ModelConfigJson}, not {mine}");
-        if (manifest.Mode != options.Mode.ToString()) throw new InvalidOperationException($"--resume: the checkpoints in {dir} are from a {manifest.Mode} run, not {options.Mode}");
+            throw new InvalidDataException($"`Resume`: {State(dir, step)} was written for model {manifest.ModelConfigJson}, not {mine}");
+        if (!Enum.TryParse<TrainingMode>(manifest.Mode, out var recorded) || recorded != options.Mode)
+            throw new InvalidDataException($"`Resume`: the checkpoints in {dir} are from a {manifest.Mode} run, not {options.Mode}");
         LoadInto(model, Model(dir, step));
         if (state.Target is not null) LoadInto(state.Target, Target(dir, step));
         foreach (var ema in state.Emas)

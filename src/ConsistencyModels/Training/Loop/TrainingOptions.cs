@@ -57,18 +57,18 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
-        if (GlobalBatchSize < 1) throw new ArgumentException($"--global-batch-size must be positive, got {GlobalBatchSize}");
+        if (GlobalBatchSize < 1) throw new ArgumentException($"`GlobalBatchSize` must be positive, got {GlobalBatchSize}");
         if (Microbatch == 0 || Microbatch < -1 || Microbatch > GlobalBatchSize)
-            throw new ArgumentException($"--microbatch must be -1 or between 1 and the batch size {GlobalBatchSize}, got {Microbatch}");
-        if (LearningRate <= 0) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
-        if (EmaRates.Any(r => r is < 0 or >= 1)) throw new ArgumentException($"--ema-rate values must be in [0, 1): {string.Join(",", EmaRates)}");
+            throw new ArgumentException($"`Microbatch` must be -1 or between 1 and the batch size {GlobalBatchSize}, got {Microbatch}");
+        if (LearningRate <= 0) throw new ArgumentException($"`LearningRate` must be positive, got {LearningRate}");
+        if (EmaRates.Any(r => r is < 0 or >= 1)) throw new ArgumentException($"`EmaRates` values must be in [0, 1): {string.Join(",", EmaRates)}");
         if (Mode == TrainingMode.ConsistencyDistillation && TeacherPath is null)
-            throw new ArgumentException("consistency distillation needs --teacher (an EDM model checkpoint)");
+            throw new ArgumentException("consistency distillation needs `TeacherPath` (an EDM model checkpoint)");
         if (TeacherPath is not null && !File.Exists(TeacherPath)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
-        if (LossNorm == LossNorm.Lpips && Perceptual is null && Mode != TrainingMode.Edm) throw new ArgumentException("--loss-norm lpips needs the LPIPS weights");
-        if (LossNorm == LossNorm.Lpips && Mode == TrainingMode.Edm) throw new ArgumentException("--loss-norm applies to cd/ct; EDM training uses the weighted l2 of the paper");
-        if (SaveInterval < 1 || LogInterval < 1) throw new ArgumentException("--save-interval and --log-interval must be positive");
-        if (MaxSteps is < 1) throw new ArgumentException($"--max-steps must be positive, got {MaxSteps}");
-        if (Schedule.TotalSteps < 1) throw new ArgumentException("--total-training-steps must be positive");
+        if (LossNorm == LossNorm.Lpips && Perceptual is null && Mode != TrainingMode.Edm) throw new ArgumentException("`LossNorm` lpips needs the LPIPS weights (`Perceptual`)");
+        if (LossNorm == LossNorm.Lpips && Mode == TrainingMode.Edm) throw new ArgumentException("`LossNorm` applies to cd/ct; EDM training uses the weighted l2 of the paper");
+        if (SaveInterval < 1 || LogInterval < 1) throw new ArgumentException("`SaveInterval` and `LogInterval` must be positive");
+        if (MaxSteps is < 1) throw new ArgumentException($"`MaxSteps` must be positive, got {MaxSteps}");
+        if (Schedule.TotalSteps < 1) throw new ArgumentException("`TotalSteps` must be positive");
     }
 }

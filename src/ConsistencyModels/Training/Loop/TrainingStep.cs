@@ -2,7 +2,7 @@
 using ConsistencyModels.Diffusion;
 using ConsistencyModels.Distributed;
 using ConsistencyModels.Nn;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 

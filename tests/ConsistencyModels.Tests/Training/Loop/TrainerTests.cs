@@ -3,7 +3,7 @@ using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Training;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 using static TorchSharp.torch;
 

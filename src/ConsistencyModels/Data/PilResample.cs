@@ -1,5 +1,5 @@
 // Pillow's separable resampling (libImaging/Resample.c, 8 bits per channel) — the BOX and BICUBIC resizes used by cm/image_datasets.py.
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>
 /// A bit-exact managed port of <c>PIL.Image.resize</c> for uint8 images (modes "L" and "RGB"): per-axis

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>One training batch: images NCHW flattened, float32 in [-1, 1]; labels 0 when unconditional.</summary>
 public sealed record TrainingBatch(long Step, float[] Images, long[] Labels, int BatchSize, int Channels, int ImageSize);

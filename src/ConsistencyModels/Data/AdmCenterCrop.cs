@@ -1,5 +1,5 @@
 // ADM centre crop — port of cm/image_datasets.py::center_crop_arr (BOX halvings, BICUBIC resize, centre crop).
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 public static class AdmCenterCrop
 {

@@ -1,10 +1,10 @@
 // IDX (MNIST / Fashion-MNIST format) loader tests on files written byte by byte.
 using System.Buffers.Binary;
 using System.IO.Compression;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class IdxDatasetTests
 {

@@ -1,5 +1,5 @@
 // Training dataset contract — the role of cm/image_datasets.py::ImageDataset (one preprocessed sample per index).
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>
 /// A fixed, indexable set of training images, already preprocessed to square float32 CHW in [-1, 1].

@@ -1,5 +1,5 @@
 // SplitMix64 PRNG (Steele, Lea & Flood 2014) — a fixed, version-independent stream for data order and flips.
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 internal struct SplitMix64(ulong state)
 {

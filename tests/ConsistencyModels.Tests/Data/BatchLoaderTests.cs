@@ -1,8 +1,8 @@
 // BatchLoader tests: determinism, bit-identical resume, per-epoch coverage, flips, bad samples, background errors.
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class BatchLoaderTests
 {

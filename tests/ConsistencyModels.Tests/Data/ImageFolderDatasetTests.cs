@@ -1,9 +1,9 @@
 // Image folder loader tests: listing order, class-from-prefix labels, ADM centre crop, corrupt files.
 using ConsistencyModels.IO.Images;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class ImageFolderDatasetTests
 {

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text.RegularExpressions;
 
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>
 /// A whole IDX image file (uint8, N×rows×cols, big-endian header; gzip or raw) held in memory, with the labels

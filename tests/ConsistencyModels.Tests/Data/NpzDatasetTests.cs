@@ -1,9 +1,9 @@
 // .npz / .npy dataset tests (arr_0 uint8 NHWC or NCHW, optional arr_1 labels).
 using ConsistencyModels.IO.Numpy;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class NpzDatasetTests
 {

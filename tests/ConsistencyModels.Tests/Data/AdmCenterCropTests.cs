@@ -1,9 +1,9 @@
 // Parity of the ADM centre crop with cm/image_datasets.py::center_crop_arr run on Pillow 9.4 (Debian python3-pil).
 using System.Security.Cryptography;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class AdmCenterCropTests
 {

@@ -1,7 +1,7 @@
 // .npz / .npy image arrays — the layout of the official sample files and evaluator batches (arr_0 uint8 NHWC, arr_1 labels).
 using ConsistencyModels.IO.Numpy;
 
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>
 /// Images from a uint8 array held in memory: arr_0 of an .npz (labels from arr_1 when present) or a lone .npy.

@@ -1,10 +1,10 @@
 // TrainingData.Open: which dataset a path selects, and its errors.
 using ConsistencyModels.IO.Images;
 using ConsistencyModels.IO.Numpy;
-using ConsistencyModels.Training.Data;
+using ConsistencyModels.Data;
 using Xunit;
 
-namespace ConsistencyModels.Tests.Training.Data;
+namespace ConsistencyModels.Tests.Data;
 
 public class TrainingDataTests
 {

@@ -1,7 +1,7 @@
 // Image folder loader — port of cm/image_datasets.py (recursive listing, class from file-name prefix, ADM centre crop).
 using ConsistencyModels.IO.Images;
 
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 /// <summary>
 /// Every .jpg/.jpeg/.png/.gif under a folder, listed like _list_image_files_recursively: each directory's entries

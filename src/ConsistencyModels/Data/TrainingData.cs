@@ -1,5 +1,5 @@
 // Dataset picker for --data_dir — the role of cm/image_datasets.py::load_data, extended to IDX and npz inputs.
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 public static class TrainingData
 {

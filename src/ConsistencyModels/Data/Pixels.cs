@@ -1,5 +1,5 @@
 // uint8 -> [-1, 1] float conversion — port of cm/image_datasets.py (arr.astype(np.float32) / 127.5 - 1, then HWC -> CHW).
-namespace ConsistencyModels.Training.Data;
+namespace ConsistencyModels.Data;
 
 internal static class Pixels
 {
