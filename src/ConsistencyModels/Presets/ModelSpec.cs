@@ -69,13 +69,14 @@ public sealed record ModelSpec(
     {
         int sources = (preset is null ? 0 : 1) + (modelConfig is null ? 0 : 1) + (recipe is null ? 0 : 1);
         if (sources > 1) throw new ArgumentException("use only one of `Preset`, `Recipe` and `ModelConfig`");
-        string? file = checkpoint is null ? null : ModelCache.ResolveFile(checkpoint, cacheDir);
+        // Names are checked before files, so a misspelt preset is reported as such, not as a missing checkpoint.
+        string? File() => checkpoint is null ? null : ModelCache.ResolveFile(checkpoint, cacheDir);
 
         if (recipe is not null)
         {
             var r = CheckpointPresets.GetRecipe(recipe);
             var p = CheckpointPresets.Get(r.Preset);
-            return FromPreset(p, file ?? ModelCache.ResolveFile(p.Name, cacheDir), checkpointKey) with
+            return FromPreset(p, File() ?? ModelCache.ResolveFile(p.Name, cacheDir), checkpointKey) with
             {
                 Name = r.Name, Origin = ModelOrigin.Recipe, DefaultSampler = r.Sampler, Steps = r.Steps, TwoStepTs = r.Ts,
                 DefaultGenerator = r.Generator, Recipe = r,
@@ -83,16 +84,17 @@ public sealed record ModelSpec(
         }
         if (modelConfig is not null)
         {
-            if (file is null) throw new ArgumentException("`ModelConfig` needs `Checkpoint` (the weights for that config)");
-            return FromConfig(Path.GetFileName(modelConfig), ModelConfigJson.Load(modelConfig), file, checkpointKey);
+            if (checkpoint is null) throw new ArgumentException("`ModelConfig` needs `Checkpoint` (the weights for that config)");
+            var config = ModelConfigJson.Load(modelConfig);
+            return FromConfig(Path.GetFileName(modelConfig), config, File()!, checkpointKey);
         }
         if (preset is not null)
         {
-            if (BuiltInModels.TryGet(preset, out var builtIn)) return FromPreset(builtIn!, file, checkpointKey);
+            if (BuiltInModels.TryGet(preset, out var builtIn)) return FromPreset(builtIn!, File(), checkpointKey);
             var released = CheckpointPresets.Get(preset);
-            return FromPreset(released, file ?? ModelCache.ResolveFile(released.Name, cacheDir), checkpointKey);
+            return FromPreset(released, File() ?? ModelCache.ResolveFile(released.Name, cacheDir), checkpointKey);
         }
-        return file is null ? FromPreset(BuiltInModels.Default, null, checkpointKey) : FromCheckpointFile(file, checkpointKey);
+        return File() is { } file ? FromCheckpointFile(file, checkpointKey) : FromPreset(BuiltInModels.Default, null, checkpointKey);
     }
 
     /// <summary>A released or built-in preset with the given weights (null: a built-in model's embedded weights).</summary>

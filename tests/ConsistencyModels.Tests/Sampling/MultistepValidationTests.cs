@@ -41,6 +41,6 @@ public class MultistepValidationTests
     public void MultistepWithoutTsIsRefused()
     {
         var e = Assert.Throws<ArgumentException>(() => new SamplingOptions { Sampler = SamplerKind.Multistep }.Validate());
-        Assert.Contains("--ts", e.Message);
+        Assert.Contains("`Ts`", e.Message);
     }
 }

@@ -153,7 +153,7 @@ public class TrainerTests
         e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 2), new SyntheticData(4, size: 32)));
         Assert.Contains("image_size", e.Message);
         e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2), new SyntheticData(4)));
-        Assert.Contains("--teacher", e.Message);
+        Assert.Contains("`TeacherPath`", e.Message);
         Assert.Throws<FileNotFoundException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2, tmp.File("missing.pt")), new SyntheticData(4)));
     }
 
