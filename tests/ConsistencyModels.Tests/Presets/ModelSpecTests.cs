@@ -1,6 +1,7 @@
 // ModelSpec.Resolve: one meaning of preset / recipe / config / checkpoint for every front end.
 using ConsistencyModels.IO;
 using ConsistencyModels.Nn;
+using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Sampling;
 using Xunit;
@@ -109,5 +110,19 @@ public sealed class ModelSpecTests
         var noWeights = Assert.Throws<ArgumentException>(() => ModelSpec.Resolve(modelConfig: "x.json"));
         Assert.Contains("`Checkpoint`", noWeights.Message);
         Assert.Throws<ArgumentException>(() => ModelSpec.FromPreset(CheckpointPresets.Get("cd_imagenet64_l2"), null));
+    }
+
+    [Fact]
+    public void LoadingASpecEqualsLoadingItsPresetDirectly()
+    {
+        // The README's library example, on the built-in model: a spec loads the same weights as the preset by name.
+        var spec = ModelSpec.Resolve();
+        var request = new GenerationRequest { NumSamples = 3, BatchSize = 3, Seed = 5, ClassLabels = [1, 7, 9], Sampling = spec.DefaultSampling(SamplerKind.Multistep) };
+        using var viaSpec = ConsistencyPipeline.Load(spec);
+        using var direct = ConsistencyPipeline.LoadBuiltIn(BuiltInModels.DefaultName);
+        var a = viaSpec.Generate(request);
+        var b = direct.Generate(request);
+        Assert.Equal(b.Images, a.Images);
+        Assert.Equal(2, request.Sampling.Evaluations);
     }
 }
