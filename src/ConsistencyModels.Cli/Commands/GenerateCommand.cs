@@ -19,7 +19,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("-o|--output <FILE>"), Description("Image grid, .png or .jpg (default samples.png when no other output is given).")]
         public string? Output { get; init; }
 
-        [CommandOption("--grid-columns <N>"), Description("Images per grid row (default: as torchvision's make_grid, 8; with --class-labels rows the row length).")]
+        [CommandOption("--grid-columns <N>"), Description("Images per grid row (default: ceil(sqrt(n)), a square grid; with --class-labels rows the row length, 8 by default).")]
         public int? GridColumns { get; init; }
 
         [CommandOption("--output-dir <DIR>"), Description("Write one PNG per sample (000000.png, ...).")]
