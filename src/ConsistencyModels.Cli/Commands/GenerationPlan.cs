@@ -18,6 +18,7 @@ internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request
         var o = Request.Sampling;
         return o.Sampler switch
         {
+            SamplerKind.Multistep when o.Sigmas is { } sg => $"multistep sigmas={string.Join(",", sg.Select(v => v.ToString("G", System.Globalization.CultureInfo.InvariantCulture)))} ({o.Evaluations} evaluations)",
             SamplerKind.Multistep => $"multistep ts={string.Join(",", o.Ts!)} steps={o.Steps} ({o.Evaluations} evaluations)",
             SamplerKind.Onestep => "onestep (1 evaluation)",
             _ => $"{o.Sampler.ToString().ToLowerInvariant()} steps={o.Steps} ({o.Evaluations} evaluations)",
@@ -32,10 +33,16 @@ internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request
         var (name, config, sampler, steps, ts, generator) = (spec.Name, spec.Config, spec.DefaultSampler, spec.Steps, spec.TwoStepTs, spec.DefaultGenerator);
         var (numSamples, batch, seed) = spec.Recipe is { } r ? (r.NumSamples, r.BatchSize, (long)r.Seed) : (16, 16, 42L);
 
+        double[]? sigmas = s.Sigmas is null ? null : Parse.DoubleList(s.Sigmas, "--sigmas");
+        if (sigmas is not null && s.Ts is not null) throw new ArgumentException("give --ts or --sigmas, not both");
         if (s.Sampler is not null) sampler = Parse.Sampler(s.Sampler);
+        else if (sigmas is not null) sampler = SamplerKind.Multistep;
+        if (sigmas is not null && sampler != SamplerKind.Multistep)
+            throw new ArgumentException($"--sigmas only applies to --sampler multistep (the sampler is {sampler.ToString().ToLowerInvariant()})");
         if (s.Steps is int st) steps = st;
         if (s.Ts is not null) ts = Parse.IntList(s.Ts, "--ts");
-        if (sampler == SamplerKind.Multistep && ts is null)
+        if (sigmas is not null) ts = null;
+        if (sampler == SamplerKind.Multistep && ts is null && sigmas is null)
             throw new ArgumentException($"--sampler multistep needs --ts (ascending grid indices ending at steps-1 = {steps - 1}, e.g. 0,{steps / 2},{steps - 1})");
         if (sampler != SamplerKind.Multistep && s.Ts is not null)
             throw new ArgumentException($"--ts only applies to --sampler multistep (the sampler is {sampler.ToString().ToLowerInvariant()})");
@@ -68,7 +75,7 @@ internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request
             AdvanceGeneratorPerBatch = !s.OfficialBatchNoise,
             Sampling = new SamplingOptions
             {
-                Sampler = sampler, Steps = steps, Ts = sampler == SamplerKind.Multistep ? ts : null,
+                Sampler = sampler, Steps = steps, Ts = sampler == SamplerKind.Multistep ? ts : null, Sigmas = sigmas,
                 Churn = new ChurnOptions(s.SChurn, s.STmin, s.STmax, s.SNoise),
             },
         };

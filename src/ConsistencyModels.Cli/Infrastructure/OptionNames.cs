@@ -12,7 +12,7 @@ internal static partial class OptionNames
         ["Preset"] = "--preset", ["Recipe"] = "--recipe", ["ModelConfig"] = "--model-config", ["Checkpoint"] = "--checkpoint",
         ["CheckpointKey"] = "--checkpoint-key", ["CacheDir"] = "--cache-dir",
         // Sampling (SamplingOptions, GenerationRequest)
-        ["Sampler"] = "--sampler", ["Steps"] = "--steps", ["Ts"] = "--ts", ["Generator"] = "--generator", ["ClassLabels"] = "--class-labels",
+        ["Sampler"] = "--sampler", ["Steps"] = "--steps", ["Ts"] = "--ts", ["Sigmas"] = "--sigmas", ["Generator"] = "--generator", ["ClassLabels"] = "--class-labels",
         ["NumSamples"] = "--num-samples", ["BatchSize"] = "--batch-size", ["Seed"] = "--seed",
         ["AdvanceGeneratorPerBatch"] = "--official-batch-noise", ["GenerateBatches"] = "--output-dir",
         // Editing (EditRequest)
@@ -22,7 +22,7 @@ internal static partial class OptionNames
         ["GlobalBatchSize"] = "--global-batch-size", ["Microbatch"] = "--microbatch", ["LearningRate"] = "--lr",
         ["EmaRates"] = "--ema-rate", ["TeacherPath"] = "--teacher", ["LossNorm"] = "--loss-norm", ["Perceptual"] = "--lpips-weights",
         ["SaveInterval"] = "--save-interval", ["LogInterval"] = "--log-interval", ["MaxSteps"] = "--max-steps",
-        ["TotalSteps"] = "--total-training-steps", ["Resume"] = "--resume", ["Mode"] = "the training mode (edm, cd, ct)",
+        ["TotalSteps"] = "--total-training-steps", ["Q"] = "--q", ["Stage"] = "the ECT stage (advanced every --double steps)", ["HuberC"] = "--huber-c", ["Mapping"] = "--mapping", ["Resume"] = "--resume", ["Mode"] = "the training mode (edm, cd, ct)",
         // Downloads
         ["BaseUrl"] = "--base-url", ["Download"] = "cm download", ["DownloadCatalog"] = "cm download --list",
         // Evaluation

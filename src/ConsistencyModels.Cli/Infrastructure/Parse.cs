@@ -52,6 +52,15 @@ internal static class Parse
     };
 
     /// <summary>"0,22,39" or "0-3,7" -> [0, 22, 39] / [0, 1, 2, 3, 7].</summary>
+    /// <summary>A comma-separated list of numbers, e.g. noise levels 80,0.821.</summary>
+    public static double[] DoubleList(string s, string what)
+    {
+        var parts = s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new ArgumentException($"{what} is empty");
+        return parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v
+            : throw new ArgumentException($"{what}: '{p}' is not a number (expected a list like 80,0.821)")).ToArray();
+    }
+
     public static int[] IntList(string s, string what)
     {
         var result = new List<int>();

@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 namespace ConsistencyModels.Cli.Studio;
 
 /// <summary>Body of POST /api/generate; every field optional but the model defaults to the built-in one.</summary>
-internal sealed record GenerateBody(string? Model, string? Sampler, int? Steps, int[]? Ts, long? Seed, int[]? ClassLabels, int? Count);
+internal sealed record GenerateBody(string? Model, string? Sampler, int? Steps, int[]? Ts, long? Seed, int[]? ClassLabels, int? Count, double[]? Sigmas = null);
 
 internal static class StudioServer
 {
@@ -83,14 +83,14 @@ internal static class StudioServer
         var m = models.Get(body.Model ?? Presets.BuiltInModels.DefaultName);
         int count = body.Count ?? 8;
         if (count is < 1 or > MaxSamples) throw new ArgumentException($"count must be 1-{MaxSamples} (got {count})");
-        var sampler = body.Sampler is null ? m.Spec.DefaultSampler : Parse.Sampler(body.Sampler);
-        IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep ? body.Ts ?? m.Spec.TwoStepTs
-            ?? throw new ArgumentException("multistep needs ts (grid indices, e.g. [0, 22, 39])") : null;
+        var sampler = body.Sampler is not null ? Parse.Sampler(body.Sampler) : body.Sigmas is not null ? SamplerKind.Multistep : m.Spec.DefaultSampler;
+        IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep && body.Sigmas is null ? body.Ts ?? m.Spec.TwoStepTs
+            ?? throw new ArgumentException("multistep needs ts (grid indices, e.g. [0, 22, 39]) or sigmas (e.g. [80, 0.821])") : null;
         var request = new GenerationRequest
         {
             NumSamples = count, BatchSize = count, Seed = body.Seed ?? 42, Generator = m.Spec.DefaultGenerator,
             ClassLabels = body.ClassLabels is { Length: > 0 } labels ? labels : null,
-            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Spec.Steps, Ts = ts },
+            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Spec.Steps, Ts = ts, Sigmas = body.Sigmas },
         }.Validate(m.Config);                                             // bad input answers 400 now, not later in the job
         return Queued(jobs.TryEnqueue("generate", job =>
         {

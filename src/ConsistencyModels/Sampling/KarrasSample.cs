@@ -15,6 +15,8 @@ public sealed record SamplingOptions
     public int Steps { get; init; } = 40;
     /// <summary>Multistep grid indices, e.g. [0, 22, 39].</summary>
     public IReadOnlyList<int>? Ts { get; init; }
+    /// <summary>Multistep noise levels instead of <see cref="Ts"/>, descending, one evaluation each (e.g. ECT's [80, 0.821]).</summary>
+    public IReadOnlyList<double>? Sigmas { get; init; }
     public ChurnOptions Churn { get; init; } = new();
     public bool ClipDenoised { get; init; } = true;
 
@@ -22,7 +24,7 @@ public sealed record SamplingOptions
     public int Evaluations => Sampler switch
     {
         SamplerKind.Onestep => 1,
-        SamplerKind.Multistep => (Ts?.Count ?? 1) - 1,
+        SamplerKind.Multistep => Sigmas?.Count ?? (Ts?.Count ?? 1) - 1,
         SamplerKind.Heun => 2 * Steps - 1,
         SamplerKind.Dpm => 2 * Steps,
         _ => Steps,
@@ -33,13 +35,20 @@ public sealed record SamplingOptions
         if (Steps < 1) throw new ArgumentException($"steps must be >= 1 (got {Steps})");
         if (Sampler == SamplerKind.Multistep)
         {
-            if (Ts is null || Ts.Count == 0)
-                throw new ArgumentException("the multistep sampler needs `Ts`, e.g. `Ts` 0,22,39 `Steps` 40");
-            new MultistepOptions(Ts, Steps, sigmaMin, sigmaMax, rho).Validate();
+            if (Ts is not null && Sigmas is not null) throw new ArgumentException("give `Ts` or `Sigmas`, not both");
+            if ((Ts is null || Ts.Count == 0) && Sigmas is null)
+                throw new ArgumentException("the multistep sampler needs `Ts`, e.g. `Ts` 0,22,39 `Steps` 40, or `Sigmas`, e.g. 80,0.821");
+            Multistep(sigmaMin, sigmaMax, rho).Validate();
         }
+        else if (Sigmas is not null) throw new ArgumentException($"`Sigmas` only applies to the multistep `Sampler` (the sampler is {Sampler.ToString().ToLowerInvariant()})");
         if (Churn.SChurn < 0 || Churn.SNoise < 0) throw new ArgumentException("s_churn and s_noise must be >= 0");
         return this;
     }
+
+    /// <summary>The multistep sampler's options: <see cref="Sigmas"/> when given, else <see cref="Ts"/> on the <see cref="Steps"/> grid.</summary>
+    public MultistepOptions Multistep(double sigmaMin, double sigmaMax, double rho) => Sigmas is { } s
+        ? MultistepOptions.FromSigmas(s, sigmaMin, sigmaMax, rho)
+        : new MultistepOptions(Ts!, Steps, sigmaMin, sigmaMax, rho);
 }
 
 public static class KarrasSample
@@ -55,7 +64,7 @@ public static class KarrasSample
         var x = o.Sampler switch
         {
             SamplerKind.Onestep => OnestepSampler.Sample(f, xT, sigmas, callback),
-            SamplerKind.Multistep => MultistepSampler.Sample(f, xT, rng, new MultistepOptions(o.Ts!, o.Steps, d.SigmaMin, d.SigmaMax, d.Rho), callback),
+            SamplerKind.Multistep => MultistepSampler.Sample(f, xT, rng, o.Multistep(d.SigmaMin, d.SigmaMax, d.Rho), callback),
             SamplerKind.Heun => HeunSampler.Sample(f, xT, sigmas, rng, o.Churn, callback),
             SamplerKind.Euler => EulerSampler.Sample(f, xT, sigmas, callback),
             SamplerKind.Dpm => DpmSampler.Sample(f, xT, sigmas, rng, o.Churn, callback),
