@@ -46,6 +46,9 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         [CommandOption("--ts <LIST>"), Description("Grid indices of the noise levels, ascending, ending at steps-1. Default: every index (0-39) for inpaint/colorize/superres; 16,20,39 for stroke (σ = 5.38, 2.24: the paper's).")]
         public string? Ts { get; init; }
 
+        [CommandOption("--sigmas <LIST>"), Description("Noise levels of the evaluations instead of --ts, strictly descending, e.g. 80,0.821 (the last step ends at sigma_min).")]
+        public string? Sigmas { get; init; }
+
         [CommandOption("--steps <N>"), Description("Size of the Karras grid the --ts index (default 40).")]
         public int Steps { get; init; } = 40;
 
@@ -126,7 +129,8 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
             Task = task, Images = inputs?.Images,
             KnownMask = s.Mask is null ? null : EditInputs.MaskFromFile(s.Mask, config.ImageSize),
             ClassLabels = s.ClassLabels is not null ? Parse.IntList(s.ClassLabels, "--class-labels") : inputs?.Labels,
-            Ts = s.Ts is null ? null : Parse.IntList(s.Ts, "--ts"), Steps = s.Steps, PatchSize = s.PatchSize, Sigma = s.Sigma,
+            Ts = s.Ts is null ? null : Parse.IntList(s.Ts, "--ts"), Steps = s.Steps,
+            Sigmas = s.Sigmas is null ? null : Parse.DoubleList(s.Sigmas, "--sigmas"), PatchSize = s.PatchSize, Sigma = s.Sigma,
             AddNoise = !s.NoisyInput, Frames = s.Frames, Pairs = s.Pairs, Seed = s.Seed, Generator = Parse.Generator(s.Generator),
         };
         if (task == EditTask.Interpolate && request.ClassLabels is null && config.ClassCond)
@@ -134,7 +138,9 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
 
         using var pipeline = ModelLoading.Load(source, DeviceOption.Parse(s.Device), Nn.Precision.Fp32);
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(source.Name)}  [grey]task:[/] {task.Name}" +
-                               (task is EditTask.Interpolate or EditTask.Denoise ? "" : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.Evaluations} evaluations)"));
+                               (task is EditTask.Interpolate or EditTask.Denoise ? ""
+                                : request.Sigmas is { } sg ? $"  [grey]sigmas:[/] {string.Join(",", sg.Select(v => v.ToString("G", System.Globalization.CultureInfo.InvariantCulture)))} ({request.Evaluations} evaluations)"
+                                : $"  [grey]ts:[/] {Compact(request.ResolvedTs)} of a {request.Steps}-point grid ({request.Evaluations} evaluations)"));
         EditResult result = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>

@@ -19,6 +19,8 @@ public sealed record EditRequest
     /// <summary>Grid indices (default: every index of the grid for inpaint/colorize/superres, 16,20,39 for stroke).</summary>
     public IReadOnlyList<int>? Ts { get; init; }
     public int Steps { get; init; } = 40;
+    /// <summary>Explicit noise levels instead of <see cref="Ts"/>, strictly descending (one evaluation each; the last step ends at σ_min).</summary>
+    public IReadOnlyList<double>? Sigmas { get; init; }
     /// <summary>Super-resolution patch side (default 8 from 64 px up, else 4).</summary>
     public int? PatchSize { get; init; }
     /// <summary>Denoising noise level (default <see cref="Denoising.DefaultSigma"/>).</summary>
@@ -38,7 +40,7 @@ public sealed record EditRequest
     {
         EditTask.Interpolate => Frames,
         EditTask.Denoise => 1,
-        _ => ResolvedTs.Count - 1,
+        _ => Sigmas?.Count ?? ResolvedTs.Count - 1,
     };
 }
 
@@ -95,7 +97,11 @@ public static class ImageEditor
             EditTask.Stroke => new StrokeGuided(),
             _ => throw new ArgumentOutOfRangeException(nameof(r), r.Task, null),
         };
-        var options = new MultistepOptions(r.ResolvedTs, r.Steps, config.SigmaMin, config.SigmaMax, config.Rho);
+        if (r.Sigmas is not null && r.Ts is not null) throw new ArgumentException("give `Ts` or `Sigmas`, not both");
+        var options = r.Sigmas is { } sigmas
+            ? MultistepOptions.FromSigmas(sigmas, config.SigmaMin, config.SigmaMax, config.Rho)
+            : new MultistepOptions(r.ResolvedTs, r.Steps, config.SigmaMin, config.SigmaMax, config.Rho);
+        options.Validate();
         options.Validate();
         var x = ZeroShotEditor.Start(op, reference, rng, options);
         // Stroke: show what the model starts from (the painting plus noise); otherwise the degraded reference.

@@ -15,7 +15,7 @@ public static class ZeroShotEditor
     public static Tensor Start(EditOperator op, Tensor reference, ISampleGenerator rng, MultistepOptions o)
     {
         using var scope = NewDisposeScope();
-        double t1 = KarrasSchedule.SigmaAt(o.Ts[0], o.Steps, o.SigmaMin, o.SigmaMax, o.Rho);
+        double t1 = o.Levels()[0];
         var z = rng.RandnLike(reference);
         return (op.Degrade(reference) + z * t1).MoveToOuterDisposeScope();
     }

@@ -64,4 +64,18 @@ public sealed class SigmasTests : IDisposable
         Assert.Contains("--sigmas must be strictly descending", bad.All);
         Assert.DoesNotContain("   at ", bad.All);
     }
+
+    [Fact]
+    public void EditingAtSigmasEqualsEditingAtTheSameTs()
+    {
+        using var pipe = ConsistencyPipeline.Load(ModelSpec.Resolve());
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var images = TorchSharp.torch.rand([2, 1, 32, 32]) * 2 - 1;
+        int[] ts = [0, 8, 20, 39];
+        var request = new ConsistencyModels.Editing.EditRequest { Task = ConsistencyModels.Editing.EditTask.Inpaint, Images = images, ClassLabels = [1, 2], Ts = ts };
+        var viaTs = ConsistencyModels.Editing.ImageEditor.Edit(pipe, request);
+        var viaSigmas = ConsistencyModels.Editing.ImageEditor.Edit(pipe, request with { Ts = null, Sigmas = SigmasOf(ts, 40) });
+        Assert.Equal(request.Evaluations, (request with { Ts = null, Sigmas = SigmasOf(ts, 40) }).Evaluations);
+        Assert.Equal(viaTs.Edited.Images, viaSigmas.Edited.Images);
+    }
 }
