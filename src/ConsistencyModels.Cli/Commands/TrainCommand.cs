@@ -47,6 +47,12 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--ema-rate <LIST>"), Description("EMA rates of the online network, one ema_<rate>_<step>.pt each (default: the recipe's, printed at the start).")]
         public string? EmaRate { get; init; }
 
+        [CommandOption("--ema-halflife-kimg <K>"), Description("Also keep NVlabs/edm's EMA with this half-life in thousands of images (ema_hl<K>kimg_<step>.pt; sample grids use it). Suits short runs, where a fixed 0.999 still holds early weights.")]
+        public double? EmaHalflifeKimg { get; init; }
+
+        [CommandOption("--ema-rampup-ratio <R>"), Description("With --ema-halflife-kimg: the half-life is at most R x the images seen so far (default 0.05, as edm).")]
+        public double? EmaRampupRatio { get; init; }
+
         [CommandOption("--loss-norm <NAME>"), Description("cd/ct: l1 | l2 (default) | l2-32 | lpips (needs --lpips-weights) | pseudo-huber (iCT).")]
         public string? LossNorm { get; init; }
 

@@ -108,6 +108,7 @@ internal static class TrainPlan
         {
             GlobalBatchSize = s.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
             LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? o.EmaRates,
+            EmaHalfLifeKimg = s.EmaHalflifeKimg ?? o.EmaHalfLifeKimg, EmaRampupRatio = s.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
             TeacherPath = s.Teacher is null ? o.TeacherPath : ModelCache.ResolveFile(s.Teacher),
             MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
@@ -121,7 +122,8 @@ internal static class TrainPlan
         var lines = new List<string>
         {
             $"mode: {o.Mode}; data: {data.Count} images {data.Channels}x{data.ImageSize}x{data.ImageSize}" + (data.NumClasses is int k ? $", {k} classes" : ", unconditional"),
-            $"batch {o.GlobalBatchSize}, lr {o.LearningRate}, EMA rates {string.Join(",", o.EmaRates.Select(TrainingCheckpoints.RateName))}, total steps {o.Schedule.TotalSteps}" +
+            $"batch {o.GlobalBatchSize}, lr {o.LearningRate}, EMA rates {string.Join(",", o.EmaRates.Select(TrainingCheckpoints.RateName))}" +
+                (o.EmaHalfLifeKimg is double hl ? $" + half-life {TrainingCheckpoints.RateName(hl)} kimg" + (o.EmaRampupRatio is double rr ? $" (ramp-up {TrainingCheckpoints.RateName(rr)})" : "") : "") + $", total steps {o.Schedule.TotalSteps}" +
                 (o.MaxSteps is long m ? $", this run at most {m}" : ""),
         };
         if (o.Mode != TrainingMode.Edm)

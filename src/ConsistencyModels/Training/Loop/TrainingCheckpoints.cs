@@ -20,6 +20,10 @@ public static class TrainingCheckpoints
     public static string Optimizer(string dir, long step) => Path.Combine(dir, $"opt{step:D6}.pt");
     /// <summary>ema_{rate}_{step:06d}.pt with the rate as Python prints the float (shortest round trip).</summary>
     public static string Ema(string dir, double rate, long step) => Path.Combine(dir, $"ema_{RateName(rate)}_{step:D6}.pt");
+    /// <summary>The file of one EMA copy: ema_{rate}_{step}.pt, or ema_hl{kimg}kimg_{step}.pt for a half-life EMA.</summary>
+    public static string Ema(string dir, EmaWeights ema, long step) => ema.HalfLifeKimg is double kimg
+        ? Path.Combine(dir, $"ema_hl{RateName(kimg)}kimg_{step:D6}.pt")
+        : Ema(dir, ema.Rate, step);
     public static string State(string dir, long step) => Path.Combine(dir, $"train_state{step:D6}.json");
     /// <summary>The model config with the official flag names, for <c>cm generate --model-config</c>.</summary>
     public static string Config(string dir) => Path.Combine(dir, "config.json");
@@ -61,7 +65,7 @@ public static class TrainingCheckpoints
         Directory.CreateDirectory(dir);
         var keys = model.state_dict().Keys.ToList();
         TorchCheckpoint.Save(Model(dir, step), model.state_dict());
-        foreach (var ema in state.Emas) TorchCheckpoint.Save(Ema(dir, ema.Rate, step), keys.Zip(ema.Parameters, KeyValuePair.Create));
+        foreach (var ema in state.Emas) TorchCheckpoint.Save(Ema(dir, ema, step), keys.Zip(ema.Parameters, KeyValuePair.Create));
         if (state.Target is not null) TorchCheckpoint.Save(Target(dir, step), state.Target.state_dict());
         RAdamCheckpoint.Save(Optimizer(dir, step), state.Optimizer);
         IO.AtomicFile.Write(Config(dir), s =>
@@ -88,7 +92,7 @@ public static class TrainingCheckpoints
         if (state.Target is not null) LoadInto(state.Target, Target(dir, step));
         foreach (var ema in state.Emas)
         {
-            var sd = TorchCheckpoint.LoadStateDict(Ema(dir, ema.Rate, step));
+            var sd = TorchCheckpoint.LoadStateDict(Ema(dir, ema, step));
             try
             {
                 var keys = model.state_dict().Keys.ToList();

@@ -10,8 +10,17 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;
 
-/// <summary>One EMA copy of the online parameters, in <see cref="TrainingState.Parameters"/> order.</summary>
-public sealed record EmaWeights(double Rate, Tensor[] Parameters);
+/// <summary>
+/// One EMA copy of the online parameters, in <see cref="TrainingState.Parameters"/> order: at a fixed
+/// <see cref="Rate"/>, or (with <see cref="HalfLifeKimg"/>) NVlabs/edm's half-life EMA with ramp-up.
+/// </summary>
+public sealed record EmaWeights(double Rate, Tensor[] Parameters, double? HalfLifeKimg = null, double? RampupRatio = null)
+{
+    /// <summary>The decay of the update after <paramref name="step"/> steps of <paramref name="batchSize"/> images.</summary>
+    public double Beta(long step, int batchSize) => HalfLifeKimg is double kimg
+        ? Ema.HalfLifeBeta(batchSize, step * batchSize, kimg * 1000, RampupRatio)
+        : Rate;
+}
 
 public sealed class TrainingState : IDisposable
 {
@@ -79,7 +88,11 @@ public sealed class TrainingState : IDisposable
         }
         var emas = new List<EmaWeights>();
         using (no_grad())
+        {
             foreach (var rate in options.EmaRates) emas.Add(new(rate, [.. parameters.Select(p => p.detach().clone())]));
+            if (options.EmaHalfLifeKimg is double kimg)
+                emas.Add(new(double.NaN, [.. parameters.Select(p => p.detach().clone())], kimg, options.EmaRampupRatio));
+        }
         var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay));
         return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(config), target, teacher,
                                  KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer);
@@ -88,12 +101,13 @@ public sealed class TrainingState : IDisposable
     /// <summary>The online parameters and their EMA copies: what every rank must share before the first step.</summary>
     public IEnumerable<Tensor> Weights => Parameters.Concat(Emas.SelectMany(e => e.Parameters));
 
-    /// <summary>An EMA copy (the smallest rate: the most useful early in training) as a fresh UNet, e.g. for sampling.</summary>
+    /// <summary>An EMA copy (the half-life one, else the smallest rate: the most useful early in training) as a fresh UNet, e.g. for sampling.</summary>
     public UNetModel EmaNetwork()
     {
         var m = new UNetModel(Online.Config);
         var keys = Online.state_dict().Keys.ToList();
-        var ema = Emas.Count > 0 ? Emas.MinBy(e => e.Rate)!.Parameters : [.. Parameters];
+        var ema = Emas.FirstOrDefault(e => e.HalfLifeKimg is not null)?.Parameters
+                  ?? (Emas.Count > 0 ? Emas.MinBy(e => e.Rate)!.Parameters : [.. Parameters]);
         ModelWeights.LoadInto(m, keys.Zip(ema).ToDictionary(kv => kv.First, kv => kv.Second), "EMA", m.Config);
         return m;
     }

@@ -66,7 +66,7 @@ public static class TrainingStep
         sync.SumGradients(state.Parameters);
         lossTotal = sync.Sum(lossTotal);
         state.Optimizer.Step();
-        foreach (var ema in state.Emas) Ema.Update(ema.Parameters, state.Parameters, ema.Rate);
+        foreach (var ema in state.Emas) Ema.Update(ema.Parameters, state.Parameters, ema.Beta(state.Step, o.GlobalBatchSize));
         if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
         state.Step++;
         return new(lossTotal, scales, targetEma);

@@ -7,6 +7,17 @@ namespace ConsistencyModels.Training;
 public static class Ema
 {
     /// <summary>
+    /// The decay of NVlabs/edm's EMA with a half-life in images and a ramp-up (training/training_loop.py):
+    /// β = 0.5^(batch / max(min(halfLife, imagesSeen·rampup), 1e-8)). <paramref name="imagesSeen"/> counts the images
+    /// before this step's batch, so the first update copies the weights; without a ramp-up (null) the half-life is fixed.
+    /// </summary>
+    public static double HalfLifeBeta(long batchSize, long imagesSeen, double halfLifeImages, double? rampupRatio)
+    {
+        double halfLife = rampupRatio is double ratio ? Math.Min(halfLifeImages, imagesSeen * ratio) : halfLifeImages;
+        return Math.Pow(0.5, batchSize / Math.Max(halfLife, 1e-8));
+    }
+
+    /// <summary>
     /// In place, for each pair: target = rate·target + (1 − rate)·source, computed as
     /// <c>targ.detach().mul_(rate).add_(src, alpha=1 - rate)</c> so float32 rounding matches the official code.
     /// </summary>

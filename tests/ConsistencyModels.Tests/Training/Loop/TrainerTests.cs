@@ -38,7 +38,7 @@ public class TrainerTests
     private static TrainingOptions Options(TrainingMode mode, string dir, long total, string? teacher = null) => new()
     {
         Mode = mode, Model = Tiny(mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency), OutputDirectory = dir,
-        GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], SaveInterval = 2, LogInterval = 1,
+        GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], EmaHalfLifeKimg = 0.02, SaveInterval = 2, LogInterval = 1,
         Schedule = new EmaAndScalesConfig(mode == TrainingMode.ConsistencyTraining ? TargetEmaMode.Adaptive : TargetEmaMode.Fixed, 0.95,
                                           mode == TrainingMode.ConsistencyTraining ? ScaleMode.Progressive : ScaleMode.Fixed, 2, 10, total),
         TeacherPath = teacher, Seed = 5,
@@ -72,7 +72,7 @@ public class TrainerTests
             Assert.Equal(new TrainingEnd(4, false, TrainingCheckpoints.State(resumed, 4)), c.Run(default, Report(resumed)));
             Assert.Equal(4, c.Step);
         }
-        var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "opt000004.pt" };
+        var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "ema_hl0.02kimg_000004.pt", "opt000004.pt" };
         if (mode != TrainingMode.Edm) names.Add("target_model000004.pt");
         foreach (var name in names)
         {
