@@ -27,8 +27,8 @@ internal static class MemoryBench
     {
         var lines = new List<string>
         {
-            "| case | weights MB | baseline RSS MB | peak after load MB | peak after one-step generate MB | peak / weights | (peak - baseline) / weights |",
-            "|---|---|---|---|---|---|---|",
+            "| case | weights MB | baseline RSS MB | peak after load MB | peak after one-step generate MB | generation adds MB | load peak / weights | peak / weights |",
+            "|---|---|---|---|---|---|---|---|",
         };
         foreach (var c in Cases.Where(c => only.Length == 0 || only.Contains(c.Name)))
         {
@@ -42,21 +42,22 @@ internal static class MemoryBench
             child.WaitForExit();
             var result = output.Split('\n').FirstOrDefault(l => l.StartsWith("MEMORY "));
             if (child.ExitCode != 0 || result is null) { Console.Error.WriteLine($"{c.Name}: child failed (exit {child.ExitCode})\n{output}"); return 1; }
-            var f = result["MEMORY ".Length..].Split(' ').Select(double.Parse).ToArray();   // weights, baseline, load peak, total peak
-            double weights = f[0], baseline = f[1], loadPeak = f[2], peak = f[3];
-            var line = $"| {c.Name} | {weights:F0} | {baseline:F0} | {loadPeak:F0} | {peak:F0} | {peak / weights:F2} | {(peak - baseline) / weights:F2} |";
+            var f = result["MEMORY ".Length..].Split(' ').Select(double.Parse).ToArray();   // weights, baseline, load peak, loaded RSS, total peak
+            double weights = f[0], baseline = f[1], loadPeak = f[2], loaded = f[3], peak = f[4];
+            var line = $"| {c.Name} | {weights:F0} | {baseline:F0} | {loadPeak:F0} | {peak:F0} | {peak - loaded:F0} | {loadPeak / weights:F2} | {peak / weights:F2} |";
             Console.Error.WriteLine(line);
             lines.Add(line);
         }
         lines.Add("");
         lines.Add("- each case ran in its own process: baseline = resident memory after libtorch is loaded; peaks are VmHWM " +
-                  "(`ConsistencyPipeline.Load` of a random-weight fp32 checkpoint, then one-step generation of one image)");
+                  "(`ConsistencyPipeline.Load` of a random-weight fp32 checkpoint, then one-step generation of one image; " +
+                  "`generation adds` = peak minus the resident memory after load, i.e. activations and allocator growth)");
         foreach (var l in lines) Console.WriteLine(l);
         if (markdown is not null) File.WriteAllLines(markdown, lines);
         return 0;
     }
 
-    /// <summary>The child: one case, measured from a fresh process; prints `MEMORY weights baseline loadPeak peak` (MB).</summary>
+    /// <summary>The child: one case, measured from a fresh process; prints `MEMORY weights baseline loadPeak loadedRss peak` (MB).</summary>
     public static int RunCase(string name, string file)
     {
         var c = Cases.Single(c => c.Name == name);
@@ -65,13 +66,13 @@ internal static class MemoryBench
         double baseline = Status("VmRSS:");
         double weights = new FileInfo(file).Length / 1048576.0;
         using var pipeline = ConsistencyPipeline.Load(config, file);
-        double loadPeak = Status("VmHWM:");
-        Console.Error.WriteLine($"  {name}: after load RSS {Status("VmRSS:"):F0} MB, peak {loadPeak:F0} MB");
+        double loadPeak = Status("VmHWM:"), loaded = Status("VmRSS:");
+        Console.Error.WriteLine($"  {name}: after load RSS {loaded:F0} MB, peak {loadPeak:F0} MB");
         var request = new GenerationRequest { NumSamples = 1, BatchSize = 1 };
         pipeline.Generate(request);
         double peak = Status("VmHWM:");
         Console.Error.WriteLine($"  {name}: after generate RSS {Status("VmRSS:"):F0} MB, peak {peak:F0} MB");
-        Console.WriteLine($"MEMORY {weights:F1} {baseline:F1} {loadPeak:F1} {peak:F1}");
+        Console.WriteLine($"MEMORY {weights:F1} {baseline:F1} {loadPeak:F1} {loaded:F1} {peak:F1}");
         return 0;
     }
 
