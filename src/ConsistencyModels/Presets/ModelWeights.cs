@@ -65,7 +65,6 @@ public static class ModelWeights
                     case GroupNorm32 g: g.SetParameter(name, p); break;
                     default: throw new InvalidOperationException($"cannot assign parameter '{prefix}.{name}' of {module.GetType().Name}");
                 }
-                old.Dispose();   // the meta-device placeholder
             }
         }
         if (torsoDtype != ScalarType.Float32 || channelsLast) model.ConvertTorso(torsoDtype, channelsLast);   // records the layout; copies nothing
