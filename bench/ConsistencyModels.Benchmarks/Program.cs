@@ -2,6 +2,8 @@
 // matmul rate as the yardstick. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
+//   ... -- --suite memory [--cases imagenet64-pt,imagenet64-safetensors,lsun256-pt,lsun256-safetensors] [--markdown FILE]
+//        (MemoryBench.cs: peak resident memory of load + one-step generation at batch 1, each case in a fresh process)
 //   ... -- --suite precision [--quick]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
@@ -30,13 +32,15 @@ for (int i = 0; i < args.Length; i++)
         case "--cases": gpuCases = args[++i].Split(','); break;
         case "--dry": dry = true; break;
         case "--suite": suite = args[++i]; break;
+        case "--memory-case": return MemoryBench.RunCase(args[i + 1], args[i + 2]);
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 if (threads is int t) set_num_threads(t);
 if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
 if (suite == "training") return TrainingBench.Run(quick, markdown);
-if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision or training (got {suite})"); return 2; }
+if (suite == "memory") return MemoryBench.Run(gpuCases, markdown);
+if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training or memory (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

@@ -6,6 +6,14 @@ namespace ConsistencyModels.Nn;
 
 public static class MemoryLayout
 {
+    /// <summary>Whether <paramref name="x"/> already has exactly the strides <see cref="ToChannelsLast"/> gives (so a copy would change nothing).</summary>
+    public static bool HasChannelsLastStrides(Tensor x)
+    {
+        if (x.dim() != 4) return true;
+        long c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        return x.stride().SequenceEqual([h * w * c, 1, w * c, c]);
+    }
+
     public static Tensor ToChannelsLast(Tensor x)
     {
         if (x.dim() != 4) return x;

@@ -178,22 +178,33 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     /// float32 anyway) and the final <c>out</c> block stay float32; activations are cast on entry and exit of the torso.
     /// With <paramref name="channelsLast"/> the torso weights and activations use the NHWC layout (oneDNN's fast path).
     /// </summary>
+    /// <remarks>Weights already in <paramref name="dtype"/> (and NHWC, with <paramref name="channelsLast"/>) are kept as they
+    /// are: a model whose weights were converted while loading (<c>ModelWeights</c>) is not copied a second time.</remarks>
     public UNetModel ConvertTorso(ScalarType dtype, bool channelsLast)
     {
         using var _ = no_grad();
         foreach (var (name, module) in named_modules())
         {
-            if (module is not Conv2d conv || !(name.StartsWith("input_blocks.") || name.StartsWith("middle_block.") || name.StartsWith("output_blocks.")))
-                continue;
-            var w = conv.weight!.to(dtype);
-            if (channelsLast) w = MemoryLayout.ToChannelsLast(w);
-            conv.weight = new Parameter(w, requires_grad: conv.weight!.requires_grad);
-            if (conv.bias is { } b) conv.bias = new Parameter(b.to(dtype), requires_grad: b.requires_grad);
+            if (module is not Conv2d conv || !IsTorsoModule(name)) continue;
+            var weight = conv.weight!;
+            if (weight.dtype != dtype || (channelsLast && !MemoryLayout.HasChannelsLastStrides(weight)))
+            {
+                var w = weight.to(dtype);
+                if (channelsLast) w = MemoryLayout.ToChannelsLast(w);
+                conv.weight = new Parameter(w, requires_grad: weight.requires_grad);
+            }
+            if (conv.bias is { } b && b.dtype != dtype) conv.bias = new Parameter(b.to(dtype), requires_grad: b.requires_grad);
         }
         TorsoDtype = dtype;
         ChannelsLast = channelsLast;
         return this;
     }
+
+    /// <summary>Whether the module named <paramref name="name"/> (a <see cref="named_modules"/> path) is in the torso that
+    /// <see cref="ConvertTorso"/> converts: input_blocks, middle_block, output_blocks.</summary>
+    public static bool IsTorsoModule(string name) =>
+        name.StartsWith("input_blocks.", StringComparison.Ordinal) || name.StartsWith("middle_block.", StringComparison.Ordinal) ||
+        name.StartsWith("output_blocks.", StringComparison.Ordinal);
 
     /// <summary>Number of parameters (elements), e.g. 295,899,267 for ImageNet-64.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());

@@ -75,7 +75,9 @@ public sealed class ConsistencyPipeline : IDisposable
         try
         {
             var model = new UNetModel(config, META, kernels); // no random init: the checkpoint's tensors become the weights
-            ModelWeights.Materialize(model, stateDict, source);
+            // Converted to the final precision and layout tensor by tensor, each original freed as it is adopted, so the
+            // constructor's ConvertTorso finds nothing left to copy and the peak stays near one copy of the weights.
+            ModelWeights.Adopt(model, stateDict, source, precision.ToScalarType(), channelsLast ?? true, owned: true);
             return new ConsistencyPipeline(model, device, precision, channelsLast);
         }
         finally

@@ -26,18 +26,35 @@ public static class ModelWeights
     /// converted to float32 where needed: no random initialisation and no second copy of the weights in memory.
     /// The state dict's tensors may be disposed afterwards (the parameters hold their own references).
     /// </summary>
-    public static void Materialize(UNetModel model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
+    public static void Materialize(UNetModel model, IReadOnlyDictionary<string, Tensor> stateDict, string source) =>
+        Adopt(model, stateDict, source, ScalarType.Float32, channelsLast: false, owned: false);
+
+    /// <summary>
+    /// <see cref="Materialize"/> that also converts the torso's convolutions to <paramref name="torsoDtype"/> (and NHWC with
+    /// <paramref name="channelsLast"/>) tensor by tensor, as <see cref="UNetModel.ConvertTorso"/> would afterwards, and,
+    /// with <paramref name="owned"/>, disposes each state-dict tensor as soon as it is adopted. Together they keep the
+    /// peak near one copy of the weights: a converted tensor's original is freed before the next one is converted.
+    /// </summary>
+    internal static void Adopt(UNetModel model, IReadOnlyDictionary<string, Tensor> stateDict, string source,
+                               ScalarType torsoDtype, bool channelsLast, bool owned)
     {
         Check(model, stateDict, source, model.Config);
         using var _ = no_grad();
         foreach (var (prefix, module) in model.named_modules().ToList())
         {
+            bool torso = module is TorchSharp.Modules.Conv2d && UNetModel.IsTorsoModule(prefix);
             foreach (var (name, old) in module.named_parameters(recurse: false).ToList())
             {
                 var loaded = stateDict[prefix.Length == 0 ? name : $"{prefix}.{name}"];
-                using var f32 = loaded.to(ScalarType.Float32);
-                var p = new Parameter(f32.detach(), requires_grad: old.requires_grad);
-                if (loaded.dtype != ScalarType.Float32) loaded.Dispose();     // a converted copy was made: free the fp16/bf16 original now
+                var value = loaded.to(ScalarType.Float32);   // the same storage when it is float32 already
+                if (torso && torsoDtype != ScalarType.Float32) Replace(ref value, value.to(torsoDtype));
+                if (torso && channelsLast && name == "weight" && !MemoryLayout.HasChannelsLastStrides(value))
+                    Replace(ref value, MemoryLayout.ToChannelsLast(value));
+                var p = new Parameter(value.detach(), requires_grad: old.requires_grad);
+                value.Dispose();
+                // Free the original now when a converted copy was made (or the caller handed it over), not after the
+                // whole model: that is the difference between one and two copies of the weights at the peak.
+                if (owned || loaded.dtype != ScalarType.Float32) loaded.Dispose();
                 switch (module)
                 {
                     case TorchSharp.Modules.Conv2d c when name == "weight": c.weight = p; break;
@@ -50,6 +67,13 @@ public static class ModelWeights
                 }
             }
         }
+        if (torsoDtype != ScalarType.Float32 || channelsLast) model.ConvertTorso(torsoDtype, channelsLast);   // records the layout; copies nothing
+    }
+
+    private static void Replace(ref Tensor value, Tensor converted)
+    {
+        value.Dispose();
+        value = converted;
     }
 
     private static void Check(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source, ModelConfig? config)

@@ -32,6 +32,40 @@ internal static class TensorMaterializer
         return result;
     }
 
+    /// <summary>
+    /// The views of one storage in storage order when each is a compact row-major block (its elements one contiguous
+    /// run of the storage) and no two overlap, so that each can be read from the file straight into its own tensor
+    /// (<see cref="TorchZipReader"/>): no full-size storage in memory first. Null when some view needs the general
+    /// path (<see cref="Build"/>). Every view is validated against the storage size first.
+    /// </summary>
+    public static List<TorchTensorRecipe>? DirectReadOrder(IReadOnlyList<TorchTensorRecipe> views, long storageNumel, string what)
+    {
+        foreach (var v in views) Validate(v, storageNumel, what);
+        if (views.Any(v => !IsCompact(v))) return null;
+        var ordered = views.OrderBy(v => v.Offset).ToList();
+        long end = 0;
+        foreach (var v in ordered)
+        {
+            long numel = TensorDtypes.Numel(v.Size, what);
+            if (numel == 0) continue;
+            if (v.Offset < end) return null; // overlapping (or the same) elements: build copies from one storage
+            end = v.Offset + numel;
+        }
+        return ordered;
+    }
+
+    /// <summary>Row-major strides (size-1 dimensions may have any stride): the view's elements are one contiguous run.</summary>
+    private static bool IsCompact(TorchTensorRecipe v)
+    {
+        long expected = 1;
+        for (int d = v.Size.Length - 1; d >= 0; d--)
+        {
+            if (v.Size[d] != 1 && v.Stride[d] != expected) return false;
+            expected *= v.Size[d];
+        }
+        return true;
+    }
+
     private static bool CoversExactly(TorchTensorRecipe v, long storageNumel)
     {
         if (v.Offset != 0 || TensorDtypes.Numel(v.Size, "") != storageNumel) return false;

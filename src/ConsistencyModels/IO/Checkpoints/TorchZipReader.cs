@@ -123,7 +123,11 @@ internal static class TorchZipReader
         while ((n = stream.Read(buffer)) > 0) crc.Append(buffer.AsSpan(0, n));
     }
 
-    /// <summary>Loads each storage once, builds all its views, and frees it before the next one.</summary>
+    /// <summary>
+    /// Loads each storage once and frees it before the next one: views that are compact, disjoint blocks (the usual
+    /// case, also for the official flat-buffer checkpoints) are read straight into their own tensors; any others are
+    /// built from the whole storage (<see cref="TensorMaterializer.Build"/>).
+    /// </summary>
     private static Dictionary<TorchTensorRecipe, Tensor> Materialize(ZipArchive zip, string prefix, List<TorchTensorRecipe> recipes, string path)
     {
         var result = new Dictionary<TorchTensorRecipe, Tensor>(ReferenceEqualityComparer.Instance);
@@ -140,6 +144,11 @@ internal static class TorchZipReader
                     $"{what}: holds {entry.Length} bytes but {storageRef.Numel} {storageRef.Dtype.Type} elements need {bytes} (truncated or corrupt).");
 
             var views = group.ToList();
+            if (TensorMaterializer.DirectReadOrder(views, storageRef.Numel, what) is { } ordered)
+            {
+                ReadViewsDirectly(entry, ordered, storageRef.Dtype, result, what, path);
+                continue;
+            }
             using (var storage = empty(storageRef.Numel, storageRef.Dtype.Type))
             {
                 using (var stream = entry.Open())
@@ -155,6 +164,38 @@ internal static class TorchZipReader
         }
         foreach (var t in result.Values) t.MoveToOuterDisposeScope();
         return result;
+    }
+
+    /// <summary>
+    /// Reads each view of one storage (compact, non-overlapping, in storage order) from the entry straight into its own
+    /// tensor, skipping the bytes no view uses; the whole entry still passes through the CRC check. The peak is the
+    /// tensors themselves: an official checkpoint, whose parameters are views into one flat buffer, is not held twice.
+    /// </summary>
+    private static void ReadViewsDirectly(ZipArchiveEntry entry, List<TorchTensorRecipe> ordered, DtypeInfo dtype,
+                                          Dictionary<TorchTensorRecipe, Tensor> result, string what, string path)
+    {
+        using var stream = entry.Open();
+        var crc = new Crc32();
+        var buffer = new byte[1 << 16];
+        long position = 0; // elements consumed
+        foreach (var v in ordered)
+        {
+            var t = empty(v.Size, dtype.Type);
+            result[v] = t;
+            long numel = t.numel();
+            if (numel == 0) continue;
+            for (long gap = (v.Offset - position) * dtype.ElementSize; gap > 0;)
+            {
+                int n = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, gap));
+                if (n == 0) throw new CheckpointFormatException($"{what}: the data ends early (truncated file?)");
+                crc.Append(buffer.AsSpan(0, n));
+                gap -= n;
+            }
+            TensorStreams.ReadInto(stream, t, what, crc);
+            position = v.Offset + numel;
+        }
+        AppendRest(stream, crc);
+        CheckCrc(entry, crc.GetCurrentHashAsUInt32(), path);
     }
 
     private static string FirstNames(ZipArchive zip) =>

@@ -47,6 +47,46 @@ public class TorchReaderLayoutTests
     }
 
     [Fact]
+    public void Disjoint_blocks_of_one_flat_buffer_load_exactly_and_unused_bytes_are_still_checked()
+    {
+        // The official fp16-trained layout: every parameter a compact block of one flat buffer, with gaps between
+        // them. These blocks are read straight into their own tensors; the bytes between them must still pass the CRC.
+        using var dir = new TempDir();
+        var path = dir.File("flat.pt");
+        var w = new PickleWriter();
+        w.Global("collections", "OrderedDict").EmptyTuple().Reduce().Mark();
+        w.String("b").TensorRef("FloatStorage", "s", 12, 6, [3], [1]);
+        w.String("a").TensorRef("FloatStorage", "s", 12, 1, [2, 2], [2, 1]);
+        w.String("c").TensorRef("FloatStorage", "s", 12, 10, [1, 2], [99, 1]);   // a size-1 dimension may have any stride
+        w.String("empty").TensorRef("FloatStorage", "s", 12, 0, [0], [1]);
+        w.SetItems().Stop();
+        var storage = B.Floats(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+        B.Write(path, w.ToArray(), new Dictionary<string, byte[]> { ["s"] = storage });
+
+        var sd = TorchCheckpoint.LoadStateDict(path);
+        try
+        {
+            Assert.Equal(["b", "a", "c", "empty"], sd.Keys);
+            Assert.Equal([6f, 7, 8], Values(sd["b"]));
+            Assert.Equal([1f, 2, 3, 4], Values(sd["a"]));
+            Assert.Equal([2L, 2], sd["a"].shape);
+            Assert.Equal([10f, 11], Values(sd["c"]));
+            Assert.Equal([1L, 2], sd["c"].shape);
+            Assert.Empty(Values(sd["empty"]));
+            TensorAssert.NoAliasing(sd.Values);
+        }
+        finally { TensorAssert.DisposeAll(sd.Values); }
+
+        // Flip a bit of element 5, which no view uses.
+        var bytes = File.ReadAllBytes(path);
+        int at = bytes.AsSpan().IndexOf(storage);
+        bytes[at + 5 * 4] ^= 1;
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointFormatException>(() => TorchCheckpoint.LoadStateDict(path));
+        Assert.Contains("CRC-32", e.Message);
+    }
+
+    [Fact]
     public void A_tensor_referenced_twice_loads_as_two_independent_tensors()
     {
         using var dir = new TempDir();
