@@ -76,14 +76,11 @@ var request = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels
 if (suite == "precision")
 {
     // Only the interleaved fp32 / fp32 channels-last / bf16 comparison (~4 min): the bf16 speed-up within one run.
-    var interleaved = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);
-    yardstick.MeasureAgain([], 1, reps);   // the yardsticks again after the runs; the best of the two counts
-    var lines0 = new List<string>
-    {
-        $"threads {get_num_threads()}; {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}",
-        $"yardstick {ConvYardstick.Shape}, forward GFLOP/s: {yardstick.Summary()}; fp32 matmul 2048^3 (information) {matmulGflops:F1}",
-        "",
-    };
+    var (rows, interleaved) = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);
+    foreach (var r in rows) { results.Add(r.Row); against[r.Row] = (r.Dtype, r.Cl, Pass.Forward); }
+    yardstick.MeasureAgain(results, 1, reps);   // the yardsticks again after the runs; the best of the two counts
+    var lines0 = Table(results, against, yardstick, matmulGflops);
+    lines0.Add("");
     lines0.AddRange(interleaved().Select(n => "- " + n));
     foreach (var l in lines0) Console.WriteLine(l);
     if (markdown is not null) File.WriteAllLines(markdown, lines0);
@@ -142,7 +139,7 @@ foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
     notes.Add($"{label} vs fp32, one-step images (random weights, 8 images): max |uint8 diff| = {max}, mean = {(double)sum / img.Length:F3}");
 }
 
-var interleavedLater = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);   // formatted after the last yardstick measurement
+var (_, interleavedLater) = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);   // formatted after the last yardstick measurement
 
 if (!skipTraining)
 {
@@ -182,28 +179,35 @@ yardstick.MeasureAgain(results, 1, reps);
 
 // Report.
 notes.AddRange(interleavedLater());
-var lines = new List<string>
-{
-    $"threads {get_num_threads()}; {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}",
-    $"yardstick {ConvYardstick.Shape} (GFLOP/s): {yardstick.Summary()}; fp32 matmul 2048^3 (information) {matmulGflops:F1}",
-    "",
-    "| case | median ms | min | max | n | GFLOP/s | % of conv3x3 (same precision, layout) | throughput | peak RSS MB |",
-    "|---|---|---|---|---|---|---|---|---|",
-};
-foreach (var m in results)
-    lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {(m.GflopPerSecond is double g ? g.ToString("F1") : "-")} | " +
-              $"{(against.TryGetValue(m, out var y) ? yardstick.Percent(m.GflopPerSecond, y.Dtype, y.Cl, y.Pass) : "-")} | " +
-              $"{(m.ItemsPerSecond is double ips ? $"{ips:F2} {m.ItemUnit}/s" : "-")} | {m.PeakRssMb} |");
+var lines = Table(results, against, yardstick, matmulGflops);
 lines.Add("");
 lines.AddRange(notes.Select(n => "- " + n));
 foreach (var l in lines) Console.WriteLine(l);
 if (markdown is not null) File.WriteAllLines(markdown, lines);
 return 0;
 
+// The report's head and table: each row's rate against its yardstick ("-" for the yardstick and matmul rows themselves).
+static List<string> Table(List<Measurement> results, Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)> against, ConvYardstick yardstick, double matmulGflops)
+{
+    var lines = new List<string>
+    {
+        $"threads {get_num_threads()}; {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}",
+        $"yardstick {ConvYardstick.Shape} (GFLOP/s): {yardstick.Summary()}; fp32 matmul 2048^3 (information) {matmulGflops:F1}",
+        "",
+        "| case | median ms | min | max | n | GFLOP/s | % of conv3x3 (same precision, layout) | throughput | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    };
+    foreach (var m in results)
+        lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {(m.GflopPerSecond is double g ? g.ToString("F1") : "-")} | " +
+                  $"{(against.TryGetValue(m, out var y) ? yardstick.Percent(m.GflopPerSecond, y.Dtype, y.Cl, y.Pass) : "-")} | " +
+                  $"{(m.ItemsPerSecond is double ips ? $"{ips:F2} {m.ItemUnit}/s" : "-")} | {(m.PeakRssMb >= 0 ? m.PeakRssMb.ToString() : "-")} |");
+    return lines;
+}
+
 // Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
 // Each variant's FLOP rate is given against the conv3x3 yardstick of its precision and layout.
 // Returns the notes' formatter, to be called once the yardsticks have been measured again at the end of the run.
-static Func<List<string>> Interleaved(Func<UNetModel> newModel, GenerationRequest request, int reps, double flopsPerCall, ConvYardstick yardstick)
+static (List<(Measurement Row, ScalarType Dtype, bool Cl)> Rows, Func<List<string>> Notes) Interleaved(Func<UNetModel> newModel, GenerationRequest request, int reps, double flopsPerCall, ConvYardstick yardstick)
 {
     var variants = new[] { ("fp32 NCHW", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) }
         .Select(v => (Name: v.Item1, Dtype: v.Item2 == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32, Cl: v.Item3,
@@ -219,7 +223,9 @@ static Func<List<string>> Interleaved(Func<UNetModel> newModel, GenerationReques
         }
     var medians = times.Select(ts => ts.Order().ElementAt(ts.Count / 2)).ToArray();
     foreach (var v in variants) v.Pipeline.Dispose();
-    return () =>
+    var rows = variants.Select((v, i) => (new Measurement($"interleaved one-step sampling {v.Name}, batch 8", medians[i], times[i].Min(), times[i].Max(), reps, -1,
+                                                          flopsPerCall, 8, "img"), v.Dtype, v.Cl)).ToList();
+    return (rows, () =>
     {
         var notes = new List<string>();
         for (int i = 0; i < variants.Length; i++)
@@ -228,5 +234,5 @@ static Func<List<string>> Interleaved(Func<UNetModel> newModel, GenerationReques
                       $"{yardstick.Percent(flopsPerCall / medians[i] / 1e6, variants[i].Dtype, variants[i].Cl, Pass.Forward)} of conv3x3 {ConvYardstick.Describe(variants[i].Dtype, variants[i].Cl)}; " +
                       $"x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
         return notes;
-    };
+    });
 }
