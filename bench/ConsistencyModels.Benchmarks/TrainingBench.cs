@@ -3,8 +3,8 @@
 // Trainer.TrainStep runs it (data from the prefetching loader, RAdam, EMAs, target update). Each case is reported against
 // the same run's large 3x3 convolution (Yardstick.cs) in its precision and layout: no-grad forwards against the forward
 // rate, forward+backward and whole steps against the forward+backward rate (input and weight gradients, 3x the forward
-// FLOPs; whole steps also run no-grad forwards, whose bound is the forward rate, so their % is a slight under-statement
-// when backward is the slower of the two). Usage:
+// FLOPs; whole steps also run no-grad forwards, whose bound is the forward rate, so their % over-states slightly where
+// the forward+backward rate is the lower of the two). Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- --suite training [--threads N] [--quick] [--markdown FILE]
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
