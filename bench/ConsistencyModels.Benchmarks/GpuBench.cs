@@ -20,6 +20,9 @@ internal static class GpuBench
     // Layout and GroupNorm path of the cases after "imagenet" (the fastest fp16 one when it ran; else the defaults).
     private static bool _channelsLast = true;
     private static StatisticsGroupNorm _statisticsGroupNorm = KernelOptions.Default.StatisticsGroupNorm;
+    // Same-run yardsticks (issue 17): a large 3x3 convolution's TFLOP/s per precision, layout and pass (fp32: TF32, as
+    // in the throughput rows). The rows' FLOP rates are given as a % of the one in their precision and layout.
+    private static readonly Dictionary<(Precision, bool, Pass), double> _convTflops = [];
 
     private sealed record Setting(string Name, Precision P, bool Cl, StatisticsGroupNorm Gn);
 
@@ -65,8 +68,9 @@ internal static class GpuBench
                 using var a = randn(n, n, dtype: dt, device: dev);
                 using var b = randn(n, n, dtype: dt, device: dev);
                 var m = Time(() => { using var c = a.matmul(b); }, 2, 10);
-                Say($"- matmul {n}^3 {dt}: {2.0 * n * n * n / (m.Median / 1000) / 1e12:F0} TFLOP/s (median of 10)");
+                Say($"- matmul {n}^3 {dt}: {2.0 * n * n * n / (m.Median / 1000) / 1e12:F0} TFLOP/s (median of 10; information, not a yardstick)");
             }
+            ConvYardsticks(dev, Say);
             using (var src = randn(dry ? 1 << 20 : 256L * 1024 * 1024, device: dev))
             using (var dst = empty_like(src))
             {
@@ -88,8 +92,9 @@ internal static class GpuBench
                 var req = new GenerationRequest { NumSamples = B(256), BatchSize = B(256), ClassLabels = [1], Generator = GeneratorKind.Dummy };
                 var forward = TimeForward(p, B(256), reps);
                 if (v.P == Precision.Fp16) fp16Forward[(v.Cl, v.Gn)] = forward.Median;
+                double tflops = flops * B(256) / (forward.Median / 1000) / 1e12;
                 rows.Add(new($"ImageNet-64 UNet forward b256, {v.Name}", forward.Median, forward.Min, forward.Max, reps, B(256) * 1000 / forward.Median,
-                             $"{flops * B(256) / (forward.Median / 1000) / 1e12:F0} TFLOP/s"));
+                             $"{tflops:F0} TFLOP/s{OfConv(tflops, v.P, v.Cl, Pass.Forward)}"));
                 var one = Time(() => p.Generate(req), 1, reps);
                 rows.Add(new($"ImageNet-64 one-step b256, {v.Name}", one.Median, one.Min, one.Max, reps, B(256) * 1000 / one.Median));
                 Say($"- {rows[^2].Case}: {rows[^2].MedianMs:F1} ms ({rows[^2].ImagesPerSecond:F0} img/s, {rows[^2].Note}); one-step sampling {rows[^1].ImagesPerSecond:F0} img/s");
@@ -155,8 +160,9 @@ internal static class GpuBench
                     model.call(x, t, y).square().mean().backward();
                     foreach (var prm in model.parameters()) prm.grad?.zero_();
                 }, 1, reps);
+                double tflops = 3 * flops * B(64) / (m.Median / 1000) / 1e12;
                 rows.Add(new($"ImageNet-64 UNet forward+backward b64, fp32 (TF32 convs), {(cl ? "channels-last, statistics GroupNorm" : "NCHW, libtorch GroupNorm")}",
-                             m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median, $"{3 * flops * B(64) / (m.Median / 1000) / 1e12:F0} TFLOP/s"));
+                             m.Median, m.Min, m.Max, reps, B(64) * 1000 / m.Median, $"{tflops:F0} TFLOP/s{OfConv(tflops, Precision.Fp32, cl, Pass.ForwardBackward)}"));
                 Say($"- {rows[^1].Case}: {rows[^1].MedianMs:F0} ms");
             }
         }
@@ -176,6 +182,48 @@ internal static class GpuBench
         foreach (var r in rows) Say($"| {r.Case} | {r.MedianMs:F1} | {r.MinMs:F1} | {r.MaxMs:F1} | {r.N} | {r.ImagesPerSecond:F1} | {r.Note} |");
         return 0;
     }
+
+    // Conv3x3 384->384 at 32x32 (the ImageNet-64 UNet's 32x32 level), batch 256: forward in every precision and layout
+    // the throughput rows use, and forward+backward (input and weight gradients, 3x the FLOPs) in fp32 for the "train" rows.
+    private static void ConvYardsticks(Device dev, Action<string> say)
+    {
+        int batch = B(256), ch = _dry ? 64 : 384, size = 32;
+        double flops = 2.0 * batch * ch * ch * 9 * size * size;
+        var parts = new List<string>();
+        foreach (var p in new[] { Precision.Fp32, Precision.Fp16, Precision.Bf16 })
+            foreach (var cl in new[] { false, true })
+                foreach (var pass in new[] { Pass.Forward, Pass.ForwardBackward })
+                {
+                    if (pass == Pass.ForwardBackward && p != Precision.Fp32) continue;
+                    using var scope = NewDisposeScope();
+                    var dt = p.ToScalarType();
+                    Tensor Make(Tensor t) { var d = t.to(dt).to(dev); return cl ? MemoryLayout.ToChannelsLast(d) : d; }
+                    var x = Make(randn(batch, ch, size, size));
+                    var w = Make(randn(ch, ch, 3, 3) * 0.02);
+                    var b = zeros(ch, dtype: dt, device: dev);
+                    var g = Make(randn(batch, ch, size, size));
+                    (double Median, double Min, double Max) m;
+                    if (pass == Pass.Forward)
+                        m = Time(() => { using var _ = inference_mode(); using var o = nn.functional.conv2d(x, w, b, padding: [1, 1]); }, 2, 10);
+                    else
+                    {
+                        x.requires_grad_(true); w.requires_grad_(true); b.requires_grad_(true);
+                        m = Time(() =>
+                        {
+                            using var inner = NewDisposeScope();
+                            nn.functional.conv2d(x, w, b, padding: [1, 1]).backward([g]);
+                            x.grad?.zero_(); w.grad?.zero_(); b.grad?.zero_();
+                        }, 2, 10);
+                    }
+                    double tflops = (pass == Pass.Forward ? 1 : 3) * flops / (m.Median / 1000) / 1e12;
+                    _convTflops[(p, cl, pass)] = tflops;
+                    parts.Add($"{p} {(cl ? "channels-last" : "NCHW")}{(pass == Pass.Forward ? "" : " forward+backward")} {tflops:F0}");
+                }
+        say($"- yardstick conv3x3 {ch}->{ch}, {size}x{size}, batch {batch} (TFLOP/s, median of 10; fp32 = TF32): " + string.Join(", ", parts));
+    }
+
+    private static string OfConv(double tflops, Precision p, bool cl, Pass pass) =>
+        _convTflops.TryGetValue((p, cl, pass), out var y) ? $" = {tflops / y * 100:F0}% of conv3x3 ({p}, {(cl ? "channels-last" : "NCHW")})" : "";
 
     // Where the forward's time goes: wall time per top-level block (device synchronised at each block boundary), and
     // single ops on the shapes of the 64x64 level in both layouts. bench/gpu/profile_official.py prints the same for

@@ -1,10 +1,10 @@
-// Benchmarks of the ImageNet-64 UNet (random weights, 296M parameters) on this machine, with the same-run fp32
-// matmul rate as the yardstick. Usage:
+// Benchmarks of the ImageNet-64 UNet (random weights, 296M parameters) on this machine, each case against the same
+// run's large 3x3 convolution in its own precision and layout (Yardstick.cs; the fp32 matmul row is information). Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
 //   ... -- --suite memory [--cases imagenet64-pt,imagenet64-safetensors,lsun256-pt,lsun256-safetensors] [--markdown FILE]
 //        (MemoryBench.cs: peak resident memory of load + one-step generation at batch 1, each case in a fresh process)
-//   ... -- --suite precision [--quick]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
+//   ... -- --suite precision [--quick] [--markdown FILE]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
@@ -42,15 +42,23 @@ if (suite == "training") return TrainingBench.Run(quick, markdown);
 if (suite == "memory") return MemoryBench.Run(gpuCases, markdown);
 if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training or memory (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
-Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs; {CpuFeatures.Describe(Precision.Bf16)}");
+Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs, {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();
 var notes = new List<string>();
 
-// Yardstick: a large fp32 matmul on the same threads.
+// Yardsticks on the same threads: a large 3x3 convolution in each precision and layout the cases use (the rate the
+// UNet can at best reach), and, as information only, a large fp32 matmul.
+var yardstick = new ConvYardstick();
+var settings = new[] { (Label: "fp32", Dtype: ScalarType.Float32, Cl: false), (Label: "fp32 channels-last", Dtype: ScalarType.Float32, Cl: true),
+                  (Label: "bf16 channels-last", Dtype: ScalarType.BFloat16, Cl: true) };
+foreach (var s in settings) yardstick.Measure(results, s.Dtype, s.Cl, Pass.Forward, 2, reps);
+if (suite != "precision" && !skipTraining) yardstick.Measure(results, ScalarType.Float32, false, Pass.ForwardBackward, 1, reps);
 using (var a = randn(2048, 2048))
 using (var b = randn(2048, 2048))
-    results.Add(Harness.Run("matmul fp32 2048x2048", () => { using var c = a.matmul(b); }, 2, reps, flops: 2.0 * 2048 * 2048 * 2048));
+    results.Add(Harness.Run("matmul fp32 2048x2048 (information, not a yardstick)", () => { using var c = a.matmul(b); }, 2, reps, flops: 2.0 * 2048 * 2048 * 2048));
 double matmulGflops = results[^1].GflopPerSecond!.Value;
+// Which yardstick each row is measured against (yardstick and matmul rows: none).
+var against = new Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)>();
 
 var config = CheckpointPresets.ImageNet64(DenoiserKind.Consistency);
 double flopsPerImage = FlopCounter.UNetForward(config, 1);
@@ -72,15 +80,22 @@ var request = new GenerationRequest { NumSamples = 8, BatchSize = 8, ClassLabels
 if (suite == "precision")
 {
     // Only the interleaved fp32 / fp32 channels-last / bf16 comparison (~4 min): the bf16 speed-up within one run.
-    var lines0 = Interleaved(NewModel, request, reps).Select(n => "- " + n).Prepend($"threads {get_num_threads()}; {CpuFeatures.Describe(Precision.Bf16)}").ToList();
+    var (rows, interleaved) = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);
+    foreach (var r in rows) { results.Add(r.Row); against[r.Row] = (r.Dtype, r.Cl, Pass.Forward); }
+    yardstick.MeasureAgain(results, 1, reps);   // the yardsticks again after the runs; the best of the two counts
+    var lines0 = Table(results, against, yardstick, matmulGflops);
+    lines0.Add("");
+    lines0.AddRange(interleaved().Select(n => "- " + n));
     foreach (var l in lines0) Console.WriteLine(l);
     if (markdown is not null) File.WriteAllLines(markdown, lines0);
     return 0;
 }
 var images = new Dictionary<string, byte[]>();
 double forwardFp32B8 = 0, onestepFp32B8 = 0;
-foreach (var (label, precision, channelsLast) in new[] { ("fp32", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) })
+foreach (var (label, dtype, channelsLast) in settings)
 {
+    var precision = dtype == ScalarType.BFloat16 ? Precision.Bf16 : Precision.Fp32;
+    int before = results.Count;
     using var model = NewModel();
     var pipeline = new ConsistencyPipeline(model, precision: precision, channelsLast: channelsLast);
     foreach (int batch in new[] { 1, 8 })
@@ -118,6 +133,7 @@ foreach (var (label, precision, channelsLast) in new[] { ("fp32", Precision.Fp32
         var heun = request with { Sampling = new SamplingOptions { Sampler = SamplerKind.Heun, Steps = 3 } };
         results.Add(Harness.Run($"EDM Heun 3 steps (5 evaluations) {label}, batch 8", () => pipeline.Generate(heun), 0, heavyReps, 5 * flopsPerImage * 8, 8, "img"));
     }
+    foreach (var m in results.Skip(before)) against[m] = (dtype, channelsLast, Pass.Forward);
 }
 foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
 {
@@ -127,7 +143,7 @@ foreach (var (label, img) in images.Where(kv => kv.Key != "fp32"))
     notes.Add($"{label} vs fp32, one-step images (random weights, 8 images): max |uint8 diff| = {max}, mean = {(double)sum / img.Length:F3}");
 }
 
-notes.AddRange(Interleaved(NewModel, request, reps));
+var (_, interleavedLater) = Interleaved(NewModel, request, reps, flopsPerImage * 8, yardstick);   // formatted after the last yardstick measurement
 
 if (!skipTraining)
 {
@@ -144,6 +160,7 @@ if (!skipTraining)
         loss.backward();
         foreach (var p in model.parameters()) p.grad?.zero_();
     }, 0, heavyReps, 3 * flopsPerImage * 8, 8, "img"));
+    against[results[^1]] = (ScalarType.Float32, false, Pass.ForwardBackward);
 }
 
 // Checkpoint load: a 1.2 GB .pt written once, read from a warm page cache.
@@ -161,30 +178,44 @@ results.Add(Harness.Run($"load checkpoint into a new pipeline ({gb:F2} GB)", () 
     using var p = ConsistencyPipeline.Load(config, ckpt);
 }, 0, heavyReps, items: gb, unit: "GB"));
 
+// The yardsticks once more, at the end of the run; the best of the two measurements is the yardstick.
+yardstick.MeasureAgain(results, 1, reps);
+
 // Report.
-var lines = new List<string>
-{
-    $"threads {get_num_threads()}; fp32 matmul yardstick {matmulGflops:F1} GFLOP/s; {CpuFeatures.Describe(Precision.Bf16)}",
-    "",
-    "| case | median ms | min | max | n | GFLOP/s | % of matmul | throughput | peak RSS MB |",
-    "|---|---|---|---|---|---|---|---|---|",
-};
-foreach (var m in results)
-    lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {(m.GflopPerSecond is double g ? g.ToString("F1") : "-")} | " +
-              $"{(m.GflopPerSecond is double g2 ? (g2 / matmulGflops * 100).ToString("F0") + "%" : "-")} | " +
-              $"{(m.ItemsPerSecond is double ips ? $"{ips:F2} {m.ItemUnit}/s" : "-")} | {m.PeakRssMb} |");
+notes.AddRange(interleavedLater());
+var lines = Table(results, against, yardstick, matmulGflops);
 lines.Add("");
 lines.AddRange(notes.Select(n => "- " + n));
 foreach (var l in lines) Console.WriteLine(l);
 if (markdown is not null) File.WriteAllLines(markdown, lines);
 return 0;
 
-// Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
-static List<string> Interleaved(Func<UNetModel> newModel, GenerationRequest request, int reps)
+// The report's head and table: each row's rate against its yardstick ("-" for the yardstick and matmul rows themselves).
+static List<string> Table(List<Measurement> results, Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)> against, ConvYardstick yardstick, double matmulGflops)
 {
-    var notes = new List<string>();
+    var lines = new List<string>
+    {
+        $"threads {get_num_threads()}; {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}",
+        $"yardstick {ConvYardstick.Shape} (GFLOP/s): {yardstick.Summary()}; fp32 matmul 2048^3 (information) {matmulGflops:F1}",
+        "",
+        "| case | median ms | min | max | n | GFLOP/s | % of conv3x3 (same precision, layout) | throughput | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    };
+    foreach (var m in results)
+        lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {(m.GflopPerSecond is double g ? g.ToString("F1") : "-")} | " +
+                  $"{(against.TryGetValue(m, out var y) ? yardstick.Percent(m.GflopPerSecond, y.Dtype, y.Cl, y.Pass) : "-")} | " +
+                  $"{(m.ItemsPerSecond is double ips ? $"{ips:F2} {m.ItemUnit}/s" : "-")} | {(m.PeakRssMb >= 0 ? m.PeakRssMb.ToString() : "-")} |");
+    return lines;
+}
+
+// Interleaved comparison: the three variants alternate run by run, so VM drift hits all of them alike.
+// Each variant's FLOP rate is given against the conv3x3 yardstick of its precision and layout.
+// Returns the notes' formatter, to be called once the yardsticks have been measured again at the end of the run.
+static (List<(Measurement Row, ScalarType Dtype, bool Cl)> Rows, Func<List<string>> Notes) Interleaved(Func<UNetModel> newModel, GenerationRequest request, int reps, double flopsPerCall, ConvYardstick yardstick)
+{
     var variants = new[] { ("fp32 NCHW", Precision.Fp32, false), ("fp32 channels-last", Precision.Fp32, true), ("bf16 channels-last", Precision.Bf16, true) }
-        .Select(v => (Name: v.Item1, Pipeline: new ConsistencyPipeline(newModel(), precision: v.Item2, channelsLast: v.Item3))).ToArray();
+        .Select(v => (Name: v.Item1, Dtype: v.Item2 == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32, Cl: v.Item3,
+                      Pipeline: new ConsistencyPipeline(newModel(), precision: v.Item2, channelsLast: v.Item3))).ToArray();
     foreach (var v in variants) v.Pipeline.Generate(request);
     var times = variants.Select(_ => new List<double>()).ToArray();
     for (int r = 0; r < reps; r++)
@@ -195,9 +226,17 @@ static List<string> Interleaved(Func<UNetModel> newModel, GenerationRequest requ
             times[i].Add(sw.Elapsed.TotalMilliseconds);
         }
     var medians = times.Select(ts => ts.Order().ElementAt(ts.Count / 2)).ToArray();
-    for (int i = 0; i < variants.Length; i++)
-        notes.Add($"interleaved one-step sampling, batch 8, {reps} runs each: {variants[i].Name} median {medians[i]:F0} ms " +
-                  $"(min {times[i].Min():F0}, max {times[i].Max():F0}) = {8000 / medians[i]:F2} img/s; x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
     foreach (var v in variants) v.Pipeline.Dispose();
-    return notes;
+    var rows = variants.Select((v, i) => (new Measurement($"interleaved one-step sampling {v.Name}, batch 8", medians[i], times[i].Min(), times[i].Max(), reps, -1,
+                                                          flopsPerCall, 8, "img"), v.Dtype, v.Cl)).ToList();
+    return (rows, () =>
+    {
+        var notes = new List<string>();
+        for (int i = 0; i < variants.Length; i++)
+            notes.Add($"interleaved one-step sampling, batch 8, {reps} runs each: {variants[i].Name} median {medians[i]:F0} ms " +
+                      $"(min {times[i].Min():F0}, max {times[i].Max():F0}) = {8000 / medians[i]:F2} img/s, {flopsPerCall / medians[i] / 1e6:F1} GFLOP/s = " +
+                      $"{yardstick.Percent(flopsPerCall / medians[i] / 1e6, variants[i].Dtype, variants[i].Cl, Pass.Forward)} of conv3x3 {ConvYardstick.Describe(variants[i].Dtype, variants[i].Cl)}; " +
+                      $"x{medians[0] / medians[i]:F2} vs fp32 NCHW, x{medians[1] / medians[i]:F2} vs fp32 channels-last");
+        return notes;
+    });
 }

@@ -1,6 +1,10 @@
 // Training-step benchmarks on the shipped Fashion-MNIST architecture (TrainingPresets.FashionMnist32): one full
 // optimisation step of EDM, CT (l2, released schedule), iCT (pseudo-Huber) and CD (l2, Heun teacher step), as
-// Trainer.TrainStep runs it (data from the prefetching loader, RAdam, EMAs, target update). Usage:
+// Trainer.TrainStep runs it (data from the prefetching loader, RAdam, EMAs, target update). Each case is reported against
+// the same run's large 3x3 convolution (Yardstick.cs) in its precision and layout: no-grad forwards against the forward
+// rate, forward+backward and whole steps against the forward+backward rate (input and weight gradients, 3x the forward
+// FLOPs; whole steps also run no-grad forwards, whose bound is the forward rate, so their % over-states slightly where
+// the forward+backward rate is the lower of the two). Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- --suite training [--threads N] [--quick] [--markdown FILE]
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -53,6 +57,13 @@ internal static class TrainingBench
             ("CD step (l2, N 40, Heun teacher)", Base(TrainingMode.ConsistencyDistillation, dir) with { Schedule = fixed40, TeacherPath = teacher }, 6),
         };
         var results = new List<Measurement>();
+        var yardstick = new ConvYardstick();
+        var against = new Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)>();
+        int yardReps = quick ? 3 : 5;
+        foreach (var (dtype, cl) in new[] { (ScalarType.Float32, false), (ScalarType.Float32, true), (ScalarType.BFloat16, true) })
+            foreach (var pass in new[] { Pass.Forward, Pass.ForwardBackward })
+                yardstick.Measure(results, dtype, cl, pass, 1, yardReps);
+        void Against(ScalarType dtype, bool cl, Pass pass) => against[results[^1]] = (dtype, cl, pass);
         // The pieces: a no-grad forward (target / teacher evaluations) and forward+backward (online network).
         using (var net = new UNetModel(cm))
         using (var x = randn(batch, 1, 32, 32))
@@ -67,6 +78,7 @@ internal static class TrainingBench
                     using var _ = no_grad();
                     using var o = net.call(x, t, y);
                 }, 2, reps, fwd * batch, batch, "img"));
+                Against(ScalarType.Float32, false, Pass.Forward);
             }
             net.train();
             results.Add(Harness.Run($"UNet forward+backward, batch {batch}", () =>
@@ -75,6 +87,7 @@ internal static class TrainingBench
                 net.call(x, t, y).square().mean().backward();
                 foreach (var p in net.parameters()) p.grad?.zero_();
             }, 2, reps, 3 * fwd * batch, batch, "img"));
+            Against(ScalarType.Float32, false, Pass.ForwardBackward);
         }
         // The same pieces with the torso's convolutions in channels-last fp32 and bf16 (the candidates for faster training).
         foreach (var (label, dtype) in new[] { ("fp32 channels-last", ScalarType.Float32), ("bf16 channels-last", ScalarType.BFloat16) })
@@ -90,6 +103,7 @@ internal static class TrainingBench
                 using var _ = no_grad();
                 using var o = net.call(x, t, y);
             }, 2, reps, fwd * batch, batch, "img"));
+            Against(dtype, true, Pass.Forward);
             net.train();
             results.Add(Harness.Run($"UNet forward+backward {label}, batch {batch}", () =>
             {
@@ -97,30 +111,38 @@ internal static class TrainingBench
                 net.call(x, t, y).to(ScalarType.Float32).square().mean().backward();
                 foreach (var p in net.parameters()) p.grad?.zero_();
             }, 2, reps, 3 * fwd * batch, batch, "img"));
+            Against(dtype, true, Pass.ForwardBackward);
         }
-        if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") return Report(results, cm, markdown);
+        if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") { yardstick.MeasureAgain(results, 1, yardReps); return Report(results, against, yardstick, cm, markdown); }
         foreach (var (name, options, forwards) in cases)
         {
             using var trainer = new Trainer(options with { Model = options.Mode == TrainingMode.Edm ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm }, data);
             using var loader = new BatchLoader(data, batch, options.Seed, options.RandomFlip, trainer.Step);
             results.Add(Harness.Run($"{name}, batch {batch}", () => trainer.TrainStep(loader.Next()), 2, reps, forwards * fwd * batch, batch, "img"));
+            Against(ScalarType.Float32, options.ChannelsLast, Pass.ForwardBackward);   // the Trainer's fp32 torso
         }
         Directory.Delete(dir, recursive: true);
-        return Report(results, cm, markdown);
+        yardstick.MeasureAgain(results, 1, yardReps);
+        return Report(results, against, yardstick, cm, markdown);
     }
 
-    private static int Report(List<Measurement> results, ModelConfig cm, string? markdown)
+    private static int Report(List<Measurement> results, Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)> against, ConvYardstick yardstick,
+                              ModelConfig cm, string? markdown)
     {
         var lines = new List<string>
         {
             $"threads {get_num_threads()}; model fmnist32 ({FlopCounter.UNetForward(cm, 1) / 1e6:F0} MFLOP per image forward); " +
             "FLOPs counted as forward-equivalents per image: EDM 3 (forward+backward), CT 4 (+ target), CD 6 (+ target + 2 teacher)",
+            $"{ConvYardstick.CpuName()}; yardstick {ConvYardstick.Shape} (GFLOP/s): {yardstick.Summary()}",
+            "% of conv3x3: no-grad forwards against the forward yardstick, forward+backward and training steps against the forward+backward one",
             "",
-            "| case | median ms | min | max | n | GFLOP/s | throughput | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|",
+            "| case | median ms | min | max | n | GFLOP/s | % of conv3x3 (same precision, layout, pass) | throughput | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|",
         };
         foreach (var m in results)
-            lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {m.GflopPerSecond:F1} | {m.ItemsPerSecond:F1} img/s | {m.PeakRssMb} |");
+            lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {m.GflopPerSecond:F1} | " +
+                      $"{(against.TryGetValue(m, out var y) ? yardstick.Percent(m.GflopPerSecond, y.Dtype, y.Cl, y.Pass) : "-")} | " +
+                      $"{(m.ItemsPerSecond is double ips ? $"{ips:F1} img/s" : "-")} | {m.PeakRssMb} |");
         foreach (var l in lines) Console.WriteLine(l);
         if (markdown is not null) File.WriteAllLines(markdown, lines);
         return 0;

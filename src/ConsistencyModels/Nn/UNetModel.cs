@@ -200,7 +200,7 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         return this;
     }
 
-    /// <summary>Whether the module named <paramref name="name"/> (a <see cref="named_modules"/> path) is in the torso that
+    /// <summary>Whether the module named <paramref name="name"/> (a <c>named_modules()</c> path) is in the torso that
     /// <see cref="ConvertTorso"/> converts: input_blocks, middle_block, output_blocks.</summary>
     public static bool IsTorsoModule(string name) =>
         name.StartsWith("input_blocks.", StringComparison.Ordinal) || name.StartsWith("middle_block.", StringComparison.Ordinal) ||
