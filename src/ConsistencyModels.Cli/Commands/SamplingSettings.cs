@@ -32,7 +32,7 @@ internal class SamplingSettings : CommandSettings
     [CommandOption("--ts <LIST>"), Description("multistep only: ascending indices into the --steps grid, ending at steps-1; one evaluation per index but the last. Released: cd_imagenet64_* 0,22,39 (steps 40); ct_imagenet64 0,106,200 (201); cd_bedroom256_lpips 0,17,39; cd_bedroom256_l2 0,18,39; ct_bedroom256 0,67,150 (151); ct_cat256 0,62,150 (151). Default: the preset's.")]
     public string? Ts { get; init; }
 
-    [CommandOption("--sigmas <LIST>"), Description("multistep: the noise levels of the evaluations instead of --ts, strictly descending in (sigma_min, sigma_max], one evaluation each; the last step ends at sigma_min. E.g. 80,0.821 (ECT's two-step sampling). Implies --sampler multistep.")]
+    [CommandOption("--sigmas <LIST>"), Description("multistep: the noise levels of the evaluations instead of --ts, strictly descending in (sigma_min, sigma_max]], one evaluation each; the last step ends at sigma_min. E.g. 80,0.821 (ECT's two-step sampling). Implies --sampler multistep.")]
     public string? Sigmas { get; init; }
 
     [CommandOption("--s-churn <X>"), Description("heun/dpm: EDM stochasticity S_churn (default 0 = deterministic).")]
