@@ -52,7 +52,7 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
             if (s.Keys)
             {
                 var table = new Table().AddColumns("key", "dtype", "shape");
-                foreach (var (key, t) in state) table.AddRow(Markup.Escape(key), t.dtype.ToString(), $"[{string.Join(", ", t.shape)}]");
+                foreach (var (key, t) in state) table.AddRow(Markup.Escape(key), t.dtype.ToString(), Markup.Escape($"[{string.Join(", ", t.shape)}]"));
                 AnsiConsole.Write(table);
             }
             return 0;

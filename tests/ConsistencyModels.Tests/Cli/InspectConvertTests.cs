@@ -35,6 +35,15 @@ public class InspectConvertTests
         Assert.True(inspect.ExitCode == 0, inspect.All);
         Assert.Contains("built-in model cd_fmnist32", inspect.Stdout);
         Assert.Contains("Float32 x277", inspect.Stdout);
+
+        // --keys lists every key with its shape in brackets (once read as console markup, which crashed).
+        var keys = CmProcess.Run("inspect", dir.File("back.pt"), "--keys");
+        Assert.True(keys.ExitCode == 0, keys.All);
+        foreach (var (key, t) in state.Take(5).Concat(state.TakeLast(5)))
+        {
+            Assert.Contains(key, keys.Stdout);
+            Assert.Contains($"[{string.Join(", ", t.shape)}]", keys.Stdout);
+        }
     }
 
     [Fact]
