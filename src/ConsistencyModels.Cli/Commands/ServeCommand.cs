@@ -27,9 +27,20 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--threads <N>"), Description("CPU threads for libtorch.")]
         public int? Threads { get; init; }
 
+        // Kestrel reads any other host name (e.g. a typo) as "every interface": only addresses and localhost are taken.
         public override ValidationResult Validate() =>
             Port is < 0 or > 65535 ? ValidationResult.Error($"--port {Port} is not a port")
-            : Queue < 1 ? ValidationResult.Error("--queue must be at least 1") : ValidationResult.Success();
+            : Queue < 1 ? ValidationResult.Error("--queue must be at least 1")
+            : !IsAddressOrLocalhost(Host) ? ValidationResult.Error($"--host must be an IP address or localhost (got '{Host}'); 0.0.0.0 or :: listen on every interface")
+            : ValidationResult.Success();
+
+        public static bool IsAddressOrLocalhost(string host) =>
+            string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || System.Net.IPAddress.TryParse(host.Trim('[', ']'), out _);
+
+        /// <summary>Whether <paramref name="host"/> reaches beyond this machine.</summary>
+        public static bool IsBeyondLoopback(string host) =>
+            !string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            && System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && !System.Net.IPAddress.IsLoopback(ip);
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken cancellationToken)
@@ -41,6 +52,8 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         await app.StartAsync(cancellationToken);
         // Load the built-in model now, so that the first click is as quick as the next ones.
         _ = Task.Run(() => models.Pipeline(models.Get(Presets.BuiltInModels.DefaultName)), cancellationToken);
+        if (Settings.IsBeyondLoopback(s.Host))
+            AnsiConsole.MarkupLine($"[yellow]warning:[/] listening on {Markup.Escape(s.Host)}: other machines on the network can use this studio and start jobs");
         AnsiConsole.MarkupLine($"studio: [link]{Markup.Escape(app.Urls.First())}[/]  ({models.All.Count} model(s): {Markup.Escape(string.Join(", ", models.All.Select(m => m.Name)))}); Ctrl-C stops");
         var stopped = new TaskCompletionSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopped.TrySetResult(); };
