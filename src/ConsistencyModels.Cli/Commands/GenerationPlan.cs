@@ -33,15 +33,12 @@ internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request
         var (name, config, sampler, steps, ts, generator) = (spec.Name, spec.Config, spec.DefaultSampler, spec.Steps, spec.TwoStepTs, spec.DefaultGenerator);
         var (numSamples, batch, seed) = spec.Recipe is { } r ? (r.NumSamples, r.BatchSize, (long)r.Seed) : (16, 16, 42L);
 
+        // --sigmas implies multistep and replaces the preset's ts; SamplingOptions.Validate refuses the rest (both given, another sampler).
         double[]? sigmas = s.Sigmas is null ? null : Parse.DoubleList(s.Sigmas, "--sigmas");
-        if (sigmas is not null && s.Ts is not null) throw new ArgumentException("give --ts or --sigmas, not both");
         if (s.Sampler is not null) sampler = Parse.Sampler(s.Sampler);
         else if (sigmas is not null) sampler = SamplerKind.Multistep;
-        if (sigmas is not null && sampler != SamplerKind.Multistep)
-            throw new ArgumentException($"--sigmas only applies to --sampler multistep (the sampler is {sampler.ToString().ToLowerInvariant()})");
         if (s.Steps is int st) steps = st;
-        if (s.Ts is not null) ts = Parse.IntList(s.Ts, "--ts");
-        if (sigmas is not null) ts = null;
+        ts = s.Ts is not null ? Parse.IntList(s.Ts, "--ts") : sigmas is not null ? null : ts;
         if (sampler == SamplerKind.Multistep && ts is null && sigmas is null)
             throw new ArgumentException($"--sampler multistep needs --ts (ascending grid indices ending at steps-1 = {steps - 1}, e.g. 0,{steps / 2},{steps - 1})");
         if (sampler != SamplerKind.Multistep && s.Ts is not null)

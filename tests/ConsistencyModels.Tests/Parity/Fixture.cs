@@ -53,6 +53,20 @@ internal static class Close
         Xunit.Assert.True(worst <= 0, $"{what}: max |diff| = {maxDiff:G4} exceeds atol {atol:G3} + rtol {rtol:G3}·|expected| (absmax expected {e.abs().max().item<double>():G4})");
     }
 
+    /// <summary>Asserts max |diff| ≤ rel·max|expected| (one tolerance for a whole tensor) and prints the measured ratio.</summary>
+    public static void RelativeToAbsMax(Tensor expected, Tensor actual, double rel, string what)
+    {
+        Xunit.Assert.Equal(expected.shape, actual.shape);
+        double absmax = expected.abs().max().item<float>();
+        double diff = MaxAbsDiff(expected, actual);
+        Console.WriteLine($"{what}: max|diff| {diff:G3}, /absmax {diff / absmax:G3}");
+        Xunit.Assert.True(diff <= rel * absmax, $"{what}: max |diff| {diff:G4} > {rel:G2} x absmax {absmax:G4} (ratio {diff / absmax:G3})");
+    }
+
+    /// <summary>The parameters whose gradients the loss fixtures record (losses_imagenet64.pt, ect_imagenet64.pt).</summary>
+    public static readonly string[] LossGradParams =
+        ["time_embed.0.weight", "label_emb.weight", "input_blocks.0.0.weight", "input_blocks.5.1.qkv.weight", "out.2.weight"];
+
     public static double MaxAbsDiff(Tensor expected, Tensor actual)
     {
         using var d = (expected.to(ScalarType.Float64).cpu() - actual.to(ScalarType.Float64).cpu()).abs();

@@ -115,8 +115,15 @@ public sealed class ModelSpecTests
     [Fact]
     public void LoadingASpecEqualsLoadingItsPresetDirectly()
     {
-        // The README's library example, on the built-in model: a spec loads the same weights as the preset by name.
-        var spec = ModelSpec.Resolve();
+        // The README's library example, with the built-in weights written to a file: the spec resolved from that file
+        // (built-in architecture, file weights) loads the same network as the embedded weights.
+        using var dir = new TempDir();
+        var file = dir.File("weights.pt");
+        var weights = BuiltInModels.LoadStateDict(BuiltInModels.Default);
+        ConsistencyModels.IO.Checkpoints.TorchCheckpoint.Save(file, weights);
+        foreach (var t in weights.Values) t.Dispose();
+        var spec = ModelSpec.Resolve(checkpoint: file);
+        Assert.Equal((ModelOrigin.BuiltIn, file), (spec.Origin, spec.Weights));
         var request = new GenerationRequest { NumSamples = 3, BatchSize = 3, Seed = 5, ClassLabels = [1, 7, 9], Sampling = spec.DefaultSampling(SamplerKind.Multistep) };
         using var viaSpec = ConsistencyPipeline.Load(spec);
         using var direct = ConsistencyPipeline.LoadBuiltIn(BuiltInModels.DefaultName);

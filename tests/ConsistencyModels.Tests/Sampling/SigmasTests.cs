@@ -63,6 +63,9 @@ public sealed class SigmasTests : IDisposable
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("--sigmas must be strictly descending", bad.All);
         Assert.DoesNotContain("   at ", bad.All);
+        // The library's checks, in the CLI's words.
+        Assert.Contains("--ts or --sigmas, not both", CmProcess.Run("generate", "-n", "1", "--ts", "0,39", "--sigmas", "80").All);
+        Assert.Contains("--sigmas only applies to the multistep --sampler", CmProcess.Run("generate", "-n", "1", "--sampler", "heun", "--sigmas", "80").All);
     }
 
     [Fact]

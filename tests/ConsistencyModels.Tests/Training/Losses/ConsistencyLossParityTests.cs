@@ -17,8 +17,6 @@ namespace ConsistencyModels.Tests.Training.Losses;
 public class ConsistencyLossParityTests
 {
     private const string File = "losses_imagenet64.pt";
-    private static readonly string[] GradParams =
-        ["time_embed.0.weight", "label_emb.weight", "input_blocks.0.0.weight", "input_blocks.5.1.qkv.weight", "out.2.weight"];
 
     // Tolerances as fractions of max |expected| per tensor. Measured worst ratios over two runs (default threads, and
     // OMP_NUM_THREADS=1): CT losses 4.3e-7; CD losses 2.4e-6 (1 thread; 4e-7 with more): a CD loss is the distance of two
@@ -56,15 +54,6 @@ public class ConsistencyLossParityTests
     // A copy that outlives the loss's own dispose scope (disposed with the test's scope).
     private static Tensor Keep(Tensor t) => t.detach().clone().DetachFromDisposeScope();
 
-    /// <summary>Asserts max |diff| ≤ rel·max|expected| and prints the measured ratio.</summary>
-    private static void Near(Tensor expected, Tensor actual, double rel, string what)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double absmax = expected.abs().max().item<float>();
-        double diff = Close.MaxAbsDiff(expected, actual);
-        Console.WriteLine($"{what}: max|diff| {diff:G3}, /absmax {diff / absmax:G3}");
-        Assert.True(diff <= rel * absmax, $"{what}: max |diff| {diff:G4} > {rel:G2} x absmax {absmax:G4} (ratio {diff / absmax:G3})");
-    }
 
     public static TheoryData<string, LossNorm, WeightSchedule> Cases => new()
     {
@@ -114,8 +103,8 @@ public class ConsistencyLossParityTests
         var lossMean = (perSample * ones(perSample.shape[0])).mean();
 
         // The loss: per-sample and the backpropagated mean.
-        Near(f[$"{name}.loss"], perSample, cd ? CdLossTol : CtLossTol, $"{name} loss");
-        Near(f[$"{name}.loss_mean"], lossMean, cd ? CdLossTol : CtLossTol, $"{name} loss_mean");
+        Close.RelativeToAbsMax(f[$"{name}.loss"], perSample, cd ? CdLossTol : CtLossTol, $"{name} loss");
+        Close.RelativeToAbsMax(f[$"{name}.loss_mean"], lossMean, cd ? CdLossTol : CtLossTol, $"{name} loss_mean");
 
         // The denoiser calls, in order (recorded for ct.l2 and cd.l2).
         string[] roles = cd ? ["online", "teacher", "teacher", "target"] : ["online", "target"];
@@ -125,19 +114,19 @@ public class ConsistencyLossParityTests
             string key = $"{name}.call{i}.{calls[i].role}";
             if (!f.Has(key + ".sigma")) continue;
             Close.Assert(f[key + ".sigma"], calls[i].sigma, 0, 1e-7, key + ".sigma");
-            Near(f[key + ".x_t"], calls[i].x, CallTol, key + ".x_t");
-            Near(f[key + ".denoised"], calls[i].denoised, CallTol, key + ".denoised");
+            Close.RelativeToAbsMax(f[key + ".x_t"], calls[i].x, CallTol, key + ".x_t");
+            Close.RelativeToAbsMax(f[key + ".denoised"], calls[i].denoised, CallTol, key + ".denoised");
         }
 
         // Gradients of the named parameters after backward on loss_mean.
         lossMean.backward();
         var parameters = online.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var p in GradParams)
+        foreach (var p in Close.LossGradParams)
         {
             var g = parameters[p].grad ?? throw new Xunit.Sdk.XunitException($"{p} has no gradient");
             string key = $"{name}.grad.{p}";
             if (p == "label_emb.weight") { g = g.index_select(0, y); key += "[y]"; }
-            Near(f[key], g, GradTol, key);
+            Close.RelativeToAbsMax(f[key], g, GradTol, key);
         }
         Assert.Null(target.parameters().First().grad);
     }

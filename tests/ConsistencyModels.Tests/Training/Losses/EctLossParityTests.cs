@@ -16,8 +16,6 @@ namespace ConsistencyModels.Tests.Training.Losses;
 public class EctLossParityTests
 {
     private const string File = "ect_imagenet64.pt";
-    private static readonly string[] GradParams =
-        ["time_embed.0.weight", "label_emb.weight", "input_blocks.0.0.weight", "input_blocks.5.1.qkv.weight", "out.2.weight"];
     // Well-conditioned calls (s0, s3: r well below t) hold the CT loss parity's tolerances (ConsistencyLossParityTests;
     // measured: losses 4.5e-9, gradients 7e-6). Where r nearly equals t (s1: q = 256, (t - r)/t ~ 1e-4; s5: q^6, ~1e-3)
     // the loss is the distance of two network outputs that far apart in σ divided by t - r, so the ~2e-6 relative
@@ -75,15 +73,15 @@ public class EctLossParityTests
             Close.Assert(f[$"{name}.r"].flatten(), loss.R(t).flatten(), 0, 1e-7, name + ".r");
         }
         var perSample = loss.Compute(f["x_start"], f[$"{name}.rnd_normal"], f[$"{name}.eps"], d);
-        Near(f[$"{name}.loss"], perSample, lossTol, name + ".loss");
+        Close.RelativeToAbsMax(f[$"{name}.loss"], perSample, lossTol, name + ".loss");
 
         perSample.mean().backward();
         var parameters = net.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var p in GradParams)
+        foreach (var p in Close.LossGradParams)
         {
             var g = parameters[p].grad ?? throw new Xunit.Sdk.XunitException($"{p} has no gradient");
             if (p == "label_emb.weight") g = g.index_select(0, y);
-            Near(f[$"{name}.grad.{p}"], g, gradTol, $"{name}.grad.{p}");
+            Close.RelativeToAbsMax(f[$"{name}.grad.{p}"], g, gradTol, $"{name}.grad.{p}");
         }
     }
 
@@ -93,14 +91,5 @@ public class EctLossParityTests
         using var t = ones(2);
         Assert.Contains("`Q`", Assert.Throws<ArgumentException>(() => new EctLoss(Q: 1).R(t)).Message);
         Assert.Contains("`Stage`", Assert.Throws<ArgumentException>(() => new EctLoss(Stage: -1).R(t)).Message);
-    }
-
-    private static void Near(Tensor expected, Tensor actual, double rel, string what)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double absmax = expected.abs().max().item<float>();
-        double diff = Close.MaxAbsDiff(expected, actual);
-        Console.WriteLine($"{what}: max|diff| {diff:G3}, /absmax {diff / absmax:G3}");
-        Assert.True(diff <= rel * absmax, $"{what}: max |diff| {diff:G4} > {rel:G2} x absmax {absmax:G4} (ratio {diff / absmax:G3})");
     }
 }
