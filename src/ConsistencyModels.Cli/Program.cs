@@ -48,9 +48,10 @@ app.Configure(config =>
         .WithExample("edit", "inpaint", "--preset", "cd_bedroom256_lpips", "--checkpoint", "cd_bedroom256_lpips.pt", "--input", "room.jpg", "--mask", "mask.png")
         .WithExample("edit", "interpolate", "--pairs", "4", "--frames", "8");
     config.AddCommand<TrainCommand>("train")
-        .WithDescription("Train an EDM teacher (edm), distil a consistency model from it (cd), or train one from scratch (ct).")
+        .WithDescription("Train an EDM teacher (edm), distil a consistency model from it (cd), tune one from it (ect), or train one from scratch (ct).")
         .WithExample("train", "edm", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/edm", "--total-training-steps", "20000")
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/cd")
+        .WithExample("train", "ect", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "runs/edm/ema_0.999_020000.pt", "--output", "runs/ect", "--total-training-steps", "2000")
         .WithExample("train", "ct", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--output", "runs/ct", "--recipe", "ict")
         .WithExample("train", "cd", "--preset", "fmnist32", "--data", "/usr/share/datasets/fashion-mnist", "--teacher", "t.pt", "--output", "runs/cd", "--resume");
     config.AddCommand<TrainClassifierCommand>("train-classifier")

@@ -1,4 +1,4 @@
-// `cm train edm|cd|ct`: parse options -> TrainingOptions -> Trainer.Run with a progress bar, sample grids and plots; on Ctrl-C the loop saves and stops.
+// `cm train edm|cd|ct|ect`: parse options -> TrainingOptions -> Trainer.Run with a progress bar, sample grids and plots; on Ctrl-C the loop saves and stops.
 using System.ComponentModel;
 using System.Globalization;
 using ConsistencyModels.Cli.Reporting;
@@ -17,7 +17,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<MODE>"), Description("edm (teacher), cd (consistency distillation from --teacher) or ct (consistency training).")]
+        [CommandArgument(0, "<MODE>"), Description("edm (teacher), cd (consistency distillation from --teacher), ct (consistency training) or ect (easy consistency tuning of an EDM --teacher).")]
         public string Mode { get; init; } = "";
 
         [CommandOption("--preset <NAME>"), Description("Architecture: fmnist32 (this project's Fashion-MNIST model) or a released one (cd_imagenet64_l2, ...).")]
@@ -61,6 +61,18 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         [CommandOption("--teacher <FILE>"), Description("EDM teacher checkpoint (required for cd; for ct it only initialises the network, as upstream).")]
         public string? Teacher { get; init; }
+
+        [CommandOption("-q|--q-factor <X>"), Description("ect (ECT's own -q): the gap t - r shrinks q times at each stage (default 2; ECT's 1-hour CIFAR-10 run: 256 with one stage).")]
+        public double? Q { get; init; }
+
+        [CommandOption("--double <N>"), Description("ect: a new stage every N steps (default: an eighth of --total-training-steps, as ECT's 8 stages).")]
+        public long? Double { get; init; }
+
+        [CommandOption("--mapping <NAME>"), Description("ect: how t maps to r: sigmoid (default; nearer pairs at small t, k 8, b 1) | const (r = t(1 - q^-(stage+1))).")]
+        public string? Mapping { get; init; }
+
+        [CommandOption("--huber-c <C>"), Description("ect: pseudo-Huber constant c of sqrt(d^2 + c^2) - c (default 0: the plain L2 distance).")]
+        public double? HuberC { get; init; }
 
         [CommandOption("--target-ema-mode <MODE>"), Description("fixed (cd default) | adaptive (ct default).")]
         public string? TargetEmaMode { get; init; }
@@ -121,7 +133,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         public override ValidationResult Validate()
         {
-            if (!TrainPlan.Modes.ContainsKey(Mode)) return ValidationResult.Error($"MODE must be edm, cd or ct (got '{Mode}')");
+            if (!TrainPlan.Modes.ContainsKey(Mode)) return ValidationResult.Error($"MODE must be edm, cd, ct or ect (got '{Mode}')");
             if ((Preset is null) == (ModelConfig is null)) return ValidationResult.Error("choose the architecture with exactly one of --preset NAME and --model-config FILE");
             if (Data is null) return ValidationResult.Error("--data PATH is required (an image folder, IDX files or an .npz)");
             if (Output is null) return ValidationResult.Error("--output DIR is required (checkpoints, log.csv and sample grids go there)");

@@ -18,6 +18,7 @@ internal static class TrainPlan
         ["edm"] = TrainingMode.Edm,
         ["cd"] = TrainingMode.ConsistencyDistillation,
         ["ct"] = TrainingMode.ConsistencyTraining,
+        ["ect"] = TrainingMode.EasyConsistencyTuning,
     };
 
     public static string ModeWord(TrainingMode mode) => Modes.First(kv => kv.Value == mode).Key;
@@ -40,7 +41,8 @@ internal static class TrainPlan
     {
         var recipe = Recipe(s.Mode, s.Recipe, out var error) ?? throw new ArgumentException(error);
         var mode = recipe.Mode;
-        var kind = mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency;
+        // ECT tunes a diffusion model: it keeps the teacher's dropout (their CIFAR-10 runs: 0.2 against EDM's 0.13).
+        var kind = mode is TrainingMode.Edm or TrainingMode.EasyConsistencyTuning ? DenoiserKind.Edm : DenoiserKind.Consistency;
         var model = s.Preset is not null
             ? TrainingPresets.TryGet(s.Preset, kind) ?? throw new ArgumentException($"--preset '{s.Preset}' is unknown: use fmnist32 or a released name (see `cm presets`)")
             : ModelConfigJson.Load(s.ModelConfig!) with { Denoiser = kind };
@@ -104,13 +106,30 @@ internal static class TrainPlan
             .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--ema-rate: '{r}' is not a number")).ToArray();
 
+        var mapping = s.Mapping?.ToLowerInvariant() switch
+        {
+            null => o.Ect.Mapping,
+            "sigmoid" => EctMapping.Sigmoid,
+            "const" => EctMapping.Const,
+            var other => throw new ArgumentException($"--mapping must be sigmoid or const (got '{other}')"),
+        };
+        var ectFlags = s.Q is not null || s.Double is not null || s.Mapping is not null || s.HuberC is not null;
+        if (ectFlags && mode != TrainingMode.EasyConsistencyTuning) throw new ArgumentException("-q, --double, --mapping and --huber-c apply to ect");
+        // ECT from a released EDM model: --preset edm_imagenet64_ema alone names the teacher too.
+        var teacher = s.Teacher;
+        if (teacher is null && mode == TrainingMode.EasyConsistencyTuning && s.Preset is not null
+            && CheckpointPresets.TryGet(s.Preset, out var released) && released!.Model.Denoiser == DenoiserKind.Edm)
+            teacher = released.Name;
+
         return o with
         {
+            Ect = o.Ect with { Q = s.Q ?? o.Ect.Q, Mapping = mapping, HuberC = s.HuberC ?? o.Ect.HuberC },
+            EctStageSteps = s.Double ?? o.EctStageSteps,
             GlobalBatchSize = s.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
             LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? o.EmaRates,
             EmaHalfLifeKimg = s.EmaHalflifeKimg ?? o.EmaHalfLifeKimg, EmaRampupRatio = s.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
-            TeacherPath = s.Teacher is null ? o.TeacherPath : ModelCache.ResolveFile(s.Teacher),
+            TeacherPath = teacher is null ? o.TeacherPath : ModelCache.ResolveFile(teacher),
             MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
             LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = s.Resume || o.Resume,
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,
@@ -126,7 +145,10 @@ internal static class TrainPlan
                 (o.EmaHalfLifeKimg is double hl ? $" + half-life {TrainingCheckpoints.RateName(hl)} kimg" + (o.EmaRampupRatio is double rr ? $" (ramp-up {TrainingCheckpoints.RateName(rr)})" : "") : "") + $", total steps {o.Schedule.TotalSteps}" +
                 (o.MaxSteps is long m ? $", this run at most {m}" : ""),
         };
-        if (o.Mode != TrainingMode.Edm)
+        if (o.Mode == TrainingMode.EasyConsistencyTuning)
+            lines.Add($"ECT: q {o.Ect.Q}, mapping {o.Ect.Mapping.ToString().ToLowerInvariant()}, Huber c {o.Ect.HuberC}, a new stage every {o.EctStageSteps} steps " +
+                      $"(stage {o.EctStage(o.Schedule.TotalSteps - 1)} at the end); teacher {o.TeacherPath}");
+        else if (o.Mode != TrainingMode.Edm)
         {
             lines.Add($"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}; target EMA {o.Schedule.TargetEmaMode} μ0 {o.Schedule.StartEma}, " +
                       $"N {o.Schedule.ScaleMode} {o.Schedule.StartScales} -> {o.Schedule.EndScales}");

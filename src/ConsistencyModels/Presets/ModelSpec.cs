@@ -128,6 +128,17 @@ public sealed record ModelSpec(
         return FromPreset(BuiltInModels.Default, file, checkpointKey);
     }
 
+    /// <summary>
+    /// The preconditioning a checkpoint file was trained with, where the file says: a released file name, or a training
+    /// run's <c>config.json</c> beside it; null when nothing tells (e.g. a bare state dict somewhere else).
+    /// </summary>
+    public static DenoiserKind? DenoiserOf(string file)
+    {
+        if (CheckpointPresets.TryGet(Path.GetFileNameWithoutExtension(file), out var released)) return released!.Model.Denoiser;
+        var runConfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "config.json");
+        return File.Exists(runConfig) ? ModelConfigJson.Load(runConfig).Denoiser : null;
+    }
+
     /// <summary>Same architecture and preconditioning (dropout, a training-only setting, aside).</summary>
     private static bool SameNetwork(ModelConfig a, ModelConfig b) =>
         ModelConfigJson.ToJson(a with { Dropout = 0 }, indented: false) == ModelConfigJson.ToJson(b with { Dropout = 0 }, indented: false);

@@ -11,6 +11,8 @@ public enum TrainingMode
     ConsistencyDistillation,
     /// <summary>Consistency training, no teacher (Euler step with x₀).</summary>
     ConsistencyTraining,
+    /// <summary>Easy Consistency Tuning (locuslab/ect): an EDM teacher fine-tuned into a consistency model, no target network.</summary>
+    EasyConsistencyTuning,
 }
 
 /// <summary>A run's settings; <see cref="TrainingRecipes"/> gives those of each published recipe.</summary>
@@ -40,6 +42,10 @@ public sealed record TrainingOptions
     /// <summary>Target EMA μ(k) and N(k); ignored for EDM.</summary>
     public EmaAndScalesConfig Schedule { get; init; } = EmaAndScalesConfig.ConsistencyDistillation();
     public IndexSampling IndexSampling { get; init; } = IndexSampling.Uniform;
+    /// <summary>ECT's loss (q, mapping, Huber c, weighting, t distribution); its Stage is set each step from <see cref="EctStageSteps"/>.</summary>
+    public EctLoss Ect { get; init; } = new();
+    /// <summary>ECT: the stage advances (r moves q times nearer to t) every this many steps (ECT's <c>--double</c>, there in ticks).</summary>
+    public long EctStageSteps { get; init; } = 1000;
     /// <summary>EDM teacher weights (CD; optional for CT, where it only initialises the online network as upstream).</summary>
     public string? TeacherPath { get; init; }
     /// <summary>The teacher's architecture; null: the online config with EDM scalings.</summary>
@@ -60,7 +66,17 @@ public sealed record TrainingOptions
     public WeightSchedule ResolvedWeightSchedule =>
         WeightSchedule ?? (Mode == TrainingMode.Edm ? Training.WeightSchedule.Karras : Training.WeightSchedule.Uniform);
 
+    /// <summary>The online network as saved: EDM for a teacher, consistency scalings otherwise (ECT trains under the EDM scalings but samples under these).</summary>
     public ModelConfig OnlineModel => Model with { Denoiser = Mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency };
+
+    /// <summary>The preconditioning the loss sees: ECT trains under its teacher's EDM scalings (ECMPrecond in train mode).</summary>
+    public ModelConfig TrainingModel => Mode == TrainingMode.EasyConsistencyTuning ? OnlineModel with { Denoiser = DenoiserKind.Edm } : OnlineModel;
+
+    /// <summary>Whether the run keeps a target network θ⁻ (CD and CT; ECT's target is the online network under stop-gradient).</summary>
+    public bool HasTarget => Mode is TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining;
+
+    /// <summary>ECT's stage at <paramref name="step"/>: one more every <see cref="EctStageSteps"/> steps.</summary>
+    public int EctStage(long step) => (int)Math.Min(step / EctStageSteps, int.MaxValue);
 
     public void Validate()
     {
@@ -75,7 +91,23 @@ public sealed record TrainingOptions
         if (EmaRates.Any(r => r is < 0 or >= 1)) throw new ArgumentException($"`EmaRates` values must be in [0, 1): {string.Join(",", EmaRates)}");
         if (Mode == TrainingMode.ConsistencyDistillation && TeacherPath is null)
             throw new ArgumentException("consistency distillation needs `TeacherPath` (an EDM model checkpoint)");
+        if (Mode == TrainingMode.EasyConsistencyTuning)
+        {
+            if (TeacherPath is null) throw new ArgumentException("easy consistency tuning starts from an EDM model: `TeacherPath` is required");
+            if (Ect.Q <= 1 || !double.IsFinite(Ect.Q))
+                throw new ArgumentException($"`Q` must be above 1 (got {Ect.Q}): with q <= 1, r = 0 at every step and the pairs never approach each other");
+            if (EctStageSteps < 1) throw new ArgumentException($"`EctStageSteps` must be positive (got {EctStageSteps})");
+            if (Ect.HuberC < 0 || !double.IsFinite(Ect.HuberC)) throw new ArgumentException($"`HuberC` must be 0 or positive (got {Ect.HuberC})");
+            // Past 2^20 the gap t - r is below float32's resolution of t for the smaller t: r rounds to t and the loss divides by 0.
+            int lastStage = EctStage(Schedule.TotalSteps - 1);
+            if ((lastStage + 1) * Math.Log2(Ect.Q) > 20)
+                throw new ArgumentException($"`Q` {Ect.Q} with a new `Stage` every {EctStageSteps} steps reaches stage {lastStage} by step {Schedule.TotalSteps}: " +
+                                            $"q^{lastStage + 1} > 2^20 puts r within float32 rounding of t (use a smaller q or fewer stages)");
+        }
         if (TeacherPath is not null && !File.Exists(TeacherPath)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
+        if (TeacherPath is not null && Mode is TrainingMode.ConsistencyDistillation or TrainingMode.EasyConsistencyTuning
+            && Presets.ModelSpec.DenoiserOf(TeacherPath) is DenoiserKind kind && kind != DenoiserKind.Edm)
+            throw new ArgumentException($"`TeacherPath` '{TeacherPath}' is a {kind.ToString().ToLowerInvariant()} model (its name or the config.json beside it says so): the teacher must be an EDM model");
         if (LossNorm == LossNorm.Lpips && Perceptual is null && Mode != TrainingMode.Edm) throw new ArgumentException("`LossNorm` lpips needs the LPIPS weights (`Perceptual`)");
         if (LossNorm == LossNorm.Lpips && Mode == TrainingMode.Edm) throw new ArgumentException("`LossNorm` applies to cd/ct; EDM training uses the weighted l2 of the paper");
         if (SaveInterval < 1 || LogInterval < 1) throw new ArgumentException("`SaveInterval` and `LogInterval` must be positive");

@@ -75,10 +75,14 @@ public sealed class TrainingState : IDisposable
             // Upstream copies the teacher's weights into the online network whenever a teacher is given (cm_train.py).
             if (SameShapes(teacher, online))
                 using (no_grad()) foreach (var (dst, src) in parameters.Zip(teacher.parameters())) dst.copy_(src);
+            else if (options.Mode == TrainingMode.EasyConsistencyTuning)
+                throw new ArgumentException($"easy consistency tuning fine-tunes its teacher, but '{tp}' does not have the online network's architecture ({config.ImageSize}px, {config.NumChannels} channels)");
             else log("teacher architecture differs from the online network: online weights stay randomly initialised");
+            // ECT's only use of the teacher is the initialisation: its target is the online network itself.
+            if (options.Mode == TrainingMode.EasyConsistencyTuning) { teacher.Dispose(); teacher = null; }
         }
         UNetModel? target = null;
-        if (options.Mode != TrainingMode.Edm)
+        if (options.HasTarget)
         {
             target = new UNetModel(config);
             target.to(device).train();
@@ -94,7 +98,7 @@ public sealed class TrainingState : IDisposable
                 emas.Add(new(double.NaN, [.. parameters.Select(p => p.detach().clone())], kimg, options.EmaRampupRatio));
         }
         var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay));
-        return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(config), target, teacher,
+        return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(options.TrainingModel), target, teacher,
                                  KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer);
     }
 

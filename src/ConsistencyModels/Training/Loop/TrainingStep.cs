@@ -1,4 +1,4 @@
-// One optimisation step of EDM, CD or CT — port of cm/train_util.py::CMTrainLoop.run_step / forward_backward (reference §6.1).
+// One optimisation step of EDM, CD, CT or ECT — port of cm/train_util.py::CMTrainLoop.run_step / forward_backward (reference §6.1).
 using ConsistencyModels.Diffusion;
 using ConsistencyModels.Distributed;
 using ConsistencyModels.Nn;
@@ -27,7 +27,8 @@ public static class TrainingStep
         long seed = StepSeed(o.Seed, state.Step);
         using var gen = new Generator(unchecked((ulong)seed));
         manual_seed(seed ^ 0x2545F4914F6CDD1DL);                       // dropout masks (global RNG) of this step
-        var (targetEma, scales) = o.Mode == TrainingMode.Edm ? (0.0, 0) : EmaAndScales.At(o.Schedule, state.Step);
+        var (targetEma, scales) = o.HasTarget ? EmaAndScales.At(o.Schedule, state.Step) : (0.0, 0);
+        var ect = o.Ect with { Stage = o.EctStage(state.Step), SigmaData = state.Online.Config.SigmaData };
 
         var config = state.Online.Config;
         var edm = new EdmLoss(WeightSchedule: o.ResolvedWeightSchedule, SigmaData: config.SigmaData);
@@ -44,8 +45,17 @@ public static class TrainingStep
             int n = Math.Min(micro, bs - i);
             using var microScope = NewDisposeScope();
             // The draws cover the whole micro-batch on every rank, so each row gets the same randoms as in one process.
-            var noise = randn([n, c, s, s], generator: gen);
-            var drawn = o.Mode == TrainingMode.Edm ? edm.Sigmas(randn([n], generator: gen)) : NoiseLevelPairs.Draw(o.IndexSampling, consistency, n, scales, gen);
+            Tensor noise, drawn;
+            if (o.Mode == TrainingMode.EasyConsistencyTuning)
+            {
+                drawn = randn([n, 1, 1, 1], generator: gen);                       // ECMLoss's order: rnd_normal, then ε
+                noise = randn([n, c, s, s], generator: gen);
+            }
+            else
+            {
+                noise = randn([n, c, s, s], generator: gen);
+                drawn = o.Mode == TrainingMode.Edm ? edm.Sigmas(randn([n], generator: gen)) : NoiseLevelPairs.Draw(o.IndexSampling, consistency, n, scales, gen);
+            }
             int a = Math.Max(i, lo), b = Math.Min(i + n, hi);
             if (a >= b) continue;
             var xm = x[a..b];
@@ -55,6 +65,7 @@ public static class TrainingStep
             Tensor loss = o.Mode switch
             {
                 TrainingMode.Edm => edm.Compute(xm, noiseM, drawnM.to(state.Device), Online(state, ym)),
+                TrainingMode.EasyConsistencyTuning => ect.Compute(xm, drawnM.to(state.Device), noiseM, Online(state, ym)),
                 _ => consistency.Compute(xm, noiseM, drawnM, scales, Online(state, ym), Frozen(state.Target!, state.OnlineScalings, ym),
                                          state.Teacher is null || o.Mode == TrainingMode.ConsistencyTraining ? null : Frozen(state.Teacher, state.TeacherScalings, ym)),
             };

@@ -15,6 +15,7 @@ public static partial class TrainingRecipes
         new("cd", TrainingMode.ConsistencyDistillation, Cd),
         new("ct", TrainingMode.ConsistencyTraining, Ct),
         new("ict", TrainingMode.ConsistencyTraining, Ict),
+        new("ect", TrainingMode.EasyConsistencyTuning, Ect),
     ];
 
     /// <summary>The recipe a mode uses when none is named.</summary>

@@ -41,8 +41,18 @@ public class TrainerTests
         GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], EmaHalfLifeKimg = 0.02, SaveInterval = 2, LogInterval = 1,
         Schedule = new EmaAndScalesConfig(mode == TrainingMode.ConsistencyTraining ? TargetEmaMode.Adaptive : TargetEmaMode.Fixed, 0.95,
                                           mode == TrainingMode.ConsistencyTraining ? ScaleMode.Progressive : ScaleMode.Fixed, 2, 10, total),
-        TeacherPath = teacher, Seed = 5,
+        TeacherPath = teacher, Seed = 5, EctStageSteps = 2,
     };
+
+    /// <summary>A random EDM network saved as a teacher file.</summary>
+    private static string Teacher(TempDir tmp)
+    {
+        var teacher = tmp.File("teacher.pt");
+        manual_seed(9);
+        using var t = new UNetModel(Tiny(DenoiserKind.Edm));
+        TorchCheckpoint.Save(teacher, t.state_dict());
+        return teacher;
+    }
 
     /// <summary>What `cm train` adds at each save: a sample grid of 2 columns and the plots.</summary>
     private static TrainingReport Report(string dir) => new(dir, 2, 3, "test", message => throw new InvalidOperationException(message));
@@ -51,18 +61,12 @@ public class TrainerTests
     [InlineData(TrainingMode.Edm)]
     [InlineData(TrainingMode.ConsistencyTraining)]
     [InlineData(TrainingMode.ConsistencyDistillation)]
+    [InlineData(TrainingMode.EasyConsistencyTuning)]     // resumed at step 2, where its stage advances
     public void ResumedRunEqualsUninterruptedRun(TrainingMode mode)
     {
         using var tmp = new TempDir();
         var data = new SyntheticData(10);
-        string? teacher = null;
-        if (mode == TrainingMode.ConsistencyDistillation)
-        {
-            teacher = tmp.File("teacher.pt");
-            manual_seed(9);
-            using var t = new UNetModel(Tiny(DenoiserKind.Edm));
-            TorchCheckpoint.Save(teacher, t.state_dict());
-        }
+        string? teacher = mode is TrainingMode.ConsistencyDistillation or TrainingMode.EasyConsistencyTuning ? Teacher(tmp) : null;
         string straight = tmp.File("straight"), resumed = tmp.File("resumed");
         using (var a = new Trainer(Options(mode, straight, 4, teacher), data)) a.Run(default, Report(straight));
         using (var b = new Trainer(Options(mode, resumed, 4, teacher) with { MaxSteps = 2 }, data)) b.Run(default, Report(resumed));
@@ -73,7 +77,8 @@ public class TrainerTests
             Assert.Equal(4, c.Step);
         }
         var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "ema_hl0.02kimg_000004.pt", "opt000004.pt" };
-        if (mode != TrainingMode.Edm) names.Add("target_model000004.pt");
+        if (mode is TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining) names.Add("target_model000004.pt");
+        Assert.Equal(names.Count == 6, File.Exists(Path.Combine(straight, "target_model000004.pt")));
         foreach (var name in names)
         {
             var x = TorchCheckpoint.ReadGraph(Path.Combine(straight, name));
@@ -84,7 +89,7 @@ public class TrainerTests
         Assert.Equal(ConsistencyModels.IO.ModelConfigJson.ToJson(Options(mode, resumed, 4, teacher).OnlineModel), ConsistencyModels.IO.ModelConfigJson.ToJson(ConsistencyModels.IO.ModelConfigJson.Load(Path.Combine(resumed, "config.json"))));
         // The report redraws the curves at every save, from the log (truncated on resume, so both runs log the same losses).
         Assert.True(File.Exists(TrainingPlots.LossPath(resumed)));
-        Assert.Equal(mode != TrainingMode.Edm, File.Exists(TrainingPlots.SchedulePath(resumed)));
+        Assert.Equal(mode is TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining, File.Exists(TrainingPlots.SchedulePath(resumed)));
         Assert.Equal(TrainingLog.Read(straight), TrainingLog.Read(resumed));
         // Training moved the weights (so the equality above is not trivial).
         var m2 = TorchCheckpoint.LoadStateDict(Path.Combine(straight, "model000002.pt"));
@@ -155,6 +160,61 @@ public class TrainerTests
         e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2), new SyntheticData(4)));
         Assert.Contains("`TeacherPath`", e.Message);
         Assert.Throws<FileNotFoundException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.Path, 2, tmp.File("missing.pt")), new SyntheticData(4)));
+    }
+
+    [Fact]
+    public void EctStartsFromItsTeacherAndKeepsNoTargetNetwork()
+    {
+        using var tmp = new TempDir();
+        var teacher = Teacher(tmp);
+        using var t = new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("run"), 2, teacher), new SyntheticData(8));
+        Assert.Null(t.State.Target);
+        Assert.Null(t.State.Teacher);                       // used once, for the initialisation
+        Assert.Equal(DenoiserKind.Edm, t.State.OnlineScalings.Kind);     // trains under the teacher's scalings
+        Assert.Equal(DenoiserKind.Consistency, t.State.Online.Config.Denoiser);   // samples under the boundary ones
+        var sd = TorchCheckpoint.LoadStateDict(teacher);
+        foreach (var (name, p) in t.State.Online.named_parameters()) Assert.True(p.equal(sd[name]).all().item<bool>(), name);
+    }
+
+    [Fact]
+    public void EctStagesAdvanceEveryStageStepsAndChangeThePairs()
+    {
+        var o = Options(TrainingMode.EasyConsistencyTuning, "run", 10) with { EctStageSteps = 3 };
+        Assert.Equal([0, 0, 0, 1, 1, 1, 2, 2, 2, 3], Enumerable.Range(0, 10).Select(k => o.EctStage(k)));
+        // The recipe scales its 8 stages to the run, as ECT's 25.6 Mimg with a stage every 3.2 Mimg.
+        Assert.Equal(250, TrainingRecipes.Ect(o.Model, "run", 2000).EctStageSteps);
+        Assert.Equal(1, TrainingRecipes.Ect(o.Model, "run", 5).EctStageSteps);
+        using var t = tensor(new float[] { 1f, 10f });
+        using var r0 = (o.Ect with { Stage = 0 }).R(t);
+        using var r1 = (o.Ect with { Stage = 1 }).R(t);
+        Assert.True((r1 > r0).all().item<bool>());           // a later stage: r nearer to t
+    }
+
+    [Fact]
+    public void EctRefusesBadTeachersAndSchedulesWithOneLine()
+    {
+        using var tmp = new TempDir();
+        var data = new SyntheticData(4);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("a"), 2), data));
+        Assert.Contains("`TeacherPath` is required", e.Message);
+        var teacher = Teacher(tmp);
+        // r never moves: q <= 1 keeps r at 0 at every stage.
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("b"), 2, teacher) with { Ect = new EctLoss(Q: 1) }, data));
+        Assert.Contains("`Q` must be above 1", e.Message);
+        // ... or r reaches t within float32 rounding: 30 stages of q = 2.
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("c"), 60, teacher) with { EctStageSteps = 2 }, data));
+        Assert.Contains("float32 rounding", e.Message);
+        // A consistency model as the teacher: a CD run's checkpoint (its config.json says so).
+        var cdRun = Directory.CreateDirectory(tmp.File("cdrun")).FullName;
+        File.Copy(teacher, Path.Combine(cdRun, "ema_0.999_000002.pt"));
+        File.WriteAllText(Path.Combine(cdRun, "config.json"), ConsistencyModels.IO.ModelConfigJson.ToJson(Tiny(DenoiserKind.Consistency)));
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("d"), 2, Path.Combine(cdRun, "ema_0.999_000002.pt")), data));
+        Assert.Contains("is a consistency model", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        // A teacher of another architecture cannot be tuned.
+        var other = tmp.File("other.pt");
+        using (var m = new UNetModel(Tiny(DenoiserKind.Edm) with { NumResBlocks = 2 })) TorchCheckpoint.Save(other, m.state_dict());
+        Assert.ThrowsAny<Exception>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("e"), 2, other), data));
     }
 
     private static void AssertSameGraph(string where, object? x, object? y)

@@ -14,6 +14,7 @@ public class TrainingRecipesTests
     [InlineData(TrainingMode.Edm, "edm")]
     [InlineData(TrainingMode.ConsistencyDistillation, "cd")]
     [InlineData(TrainingMode.ConsistencyTraining, "ct")]
+    [InlineData(TrainingMode.EasyConsistencyTuning, "ect")]
     public void EachModeHasItsDefaultRecipe(TrainingMode mode, string name)
     {
         var recipe = TrainingRecipes.Default(mode);
@@ -44,8 +45,13 @@ public class TrainingRecipesTests
         Assert.Equal((LossNorm.PseudoHuber, WeightSchedule.ImprovedCt, IndexSampling.LogNormal), (ict.LossNorm, ict.ResolvedWeightSchedule, ict.IndexSampling));
         Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 1280, 100), ict.Schedule);
 
-        // One EMA-rate default, TrainingOptions', shared by every recipe.
-        foreach (var r in TrainingRecipes.All)
+        var ect = TrainingRecipes.Ect(Model, "run", 800);
+        Assert.Equal((TrainingMode.EasyConsistencyTuning, 1e-4, 100L), (ect.Mode, ect.LearningRate, ect.EctStageSteps));
+        Assert.Equal(new EctLoss(Q: 2, Mapping: EctMapping.Sigmoid, HuberC: 0), ect.Ect);
+        Assert.False(ect.HasTarget);
+
+        // One EMA-rate default, TrainingOptions', shared by every recipe but ECT's (a short tuning run keeps a half-life EMA).
+        foreach (var r in TrainingRecipes.All.Where(r => r.Name != "ect"))
             Assert.Equal([0.999, 0.9999, 0.9999432189950708], r.Create(Model, "run", 100).EmaRates);
     }
 
