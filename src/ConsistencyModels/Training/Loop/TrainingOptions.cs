@@ -58,6 +58,12 @@ public sealed record TrainingOptions
     public bool RandomFlip { get; init; } = true;
     /// <summary>NHWC layout for the torso's convolutions (same values; measured no faster for training on this CPU, so off by default).</summary>
     public bool ChannelsLast { get; init; }
+    /// <summary>
+    /// Keep the parameters, RAdam's moments, the EMA copies and the target in one flat buffer each, so each update is a
+    /// few operations over the model instead of a few per tensor (not with <see cref="ChannelsLast"/>, whose weights
+    /// keep their own strides). Off: the per-tensor loops of the official code, for A/B comparisons.
+    /// </summary>
+    public bool FlatParameters { get; init; } = true;
     /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
     /// <summary>The perceptual distance for <see cref="LossNorm.Lpips"/> (e.g. Metrics.Lpips.Load(...)).</summary>

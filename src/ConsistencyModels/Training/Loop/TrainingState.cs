@@ -14,7 +14,8 @@ namespace ConsistencyModels.Training;
 /// One EMA copy of the online parameters, in <see cref="TrainingState.Parameters"/> order: at a fixed
 /// <see cref="Rate"/>, or (with <see cref="HalfLifeKimg"/>) NVlabs/edm's half-life EMA with ramp-up.
 /// </summary>
-public sealed record EmaWeights(double Rate, Tensor[] Parameters, double? HalfLifeKimg = null, double? RampupRatio = null)
+/// <param name="Flat">The buffer <see cref="Parameters"/> are views of, when the run keeps flat parameters.</param>
+public sealed record EmaWeights(double Rate, Tensor[] Parameters, double? HalfLifeKimg = null, double? RampupRatio = null, Tensor? Flat = null)
 {
     /// <summary>The decay of the update after <paramref name="step"/> steps of <paramref name="batchSize"/> images.</summary>
     public double Beta(long step, int batchSize) => HalfLifeKimg is double kimg
@@ -25,8 +26,11 @@ public sealed record EmaWeights(double Rate, Tensor[] Parameters, double? HalfLi
 public sealed class TrainingState : IDisposable
 {
     private TrainingState(Device device, UNetModel online, Tensor[] parameters, KarrasDenoiser onlineScalings, UNetModel? target,
-                          UNetModel? teacher, KarrasDenoiser teacherScalings, IReadOnlyList<EmaWeights> emas, RAdam optimizer)
+                          UNetModel? teacher, KarrasDenoiser teacherScalings, IReadOnlyList<EmaWeights> emas, RAdam optimizer,
+                          Tensor? flatParameters, Tensor? flatTarget)
     {
+        FlatParameters = flatParameters;
+        FlatTarget = flatTarget;
         Device = device;
         Online = online;
         Parameters = parameters;
@@ -51,6 +55,10 @@ public sealed class TrainingState : IDisposable
     public KarrasDenoiser TeacherScalings { get; }
     public IReadOnlyList<EmaWeights> Emas { get; }
     public RAdam Optimizer { get; }
+    /// <summary>The buffer the online parameters are views of (<see cref="TrainingOptions.FlatParameters"/>), else null.</summary>
+    public Tensor? FlatParameters { get; }
+    /// <summary>The buffer the target's parameters are views of, in the same layout, else null.</summary>
+    public Tensor? FlatTarget { get; }
     /// <summary>Optimisation steps taken: the next step is this one.</summary>
     public long Step { get; internal set; }
 
@@ -81,7 +89,11 @@ public sealed class TrainingState : IDisposable
             // ECT's only use of the teacher is the initialisation: its target is the online network itself.
             if (options.Mode == TrainingMode.EasyConsistencyTuning) { teacher.Dispose(); teacher = null; }
         }
+        bool flat = options.FlatParameters && !options.ChannelsLast;
+        var layout = flat ? FlatLayout.Of(parameters) : null;
+        var flatParameters = layout?.Adopt(parameters);
         UNetModel? target = null;
+        Tensor? flatTarget = null;
         if (options.HasTarget)
         {
             target = new UNetModel(config);
@@ -89,17 +101,23 @@ public sealed class TrainingState : IDisposable
             if (options.ChannelsLast) target.ConvertTorso(ScalarType.Float32, channelsLast: true);
             using (no_grad())
                 foreach (var (dst, src) in target.parameters().Zip(parameters)) { dst.copy_(src); dst.requires_grad = false; }
+            flatTarget = layout?.Adopt(target.parameters().ToArray());
         }
         var emas = new List<EmaWeights>();
+        EmaWeights Copy(double rate, double? kimg, double? rampup)
+        {
+            if (layout is null) return new(rate, [.. parameters.Select(p => p.detach().clone())], kimg, rampup);
+            var buffer = flatParameters!.detach().clone().DetachFromDisposeScope();
+            return new(rate, layout.Views(buffer), kimg, rampup, buffer);
+        }
         using (no_grad())
         {
-            foreach (var rate in options.EmaRates) emas.Add(new(rate, [.. parameters.Select(p => p.detach().clone())]));
-            if (options.EmaHalfLifeKimg is double kimg)
-                emas.Add(new(double.NaN, [.. parameters.Select(p => p.detach().clone())], kimg, options.EmaRampupRatio));
+            foreach (var rate in options.EmaRates) emas.Add(Copy(rate, null, null));
+            if (options.EmaHalfLifeKimg is double kimg) emas.Add(Copy(double.NaN, kimg, options.EmaRampupRatio));
         }
-        var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay));
+        var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay), flatParameters);
         return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(options.TrainingModel), target, teacher,
-                                 KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer);
+                                 KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer, flatParameters, flatTarget);
     }
 
     /// <summary>The online parameters and their EMA copies: what every rank must share before the first step.</summary>
@@ -136,6 +154,7 @@ public sealed class TrainingState : IDisposable
     public void Dispose()
     {
         Online.Dispose(); Target?.Dispose(); Teacher?.Dispose(); Optimizer.Dispose();
-        foreach (var ema in Emas) foreach (var t in ema.Parameters) t.Dispose();
+        foreach (var ema in Emas) { foreach (var t in ema.Parameters) t.Dispose(); ema.Flat?.Dispose(); }
+        FlatParameters?.Dispose(); FlatTarget?.Dispose();
     }
 }

@@ -77,8 +77,10 @@ public static class TrainingStep
         sync.SumGradients(state.Parameters);
         lossTotal = sync.Sum(lossTotal);
         state.Optimizer.Step();
-        foreach (var ema in state.Emas) Ema.Update(ema.Parameters, state.Parameters, ema.Beta(state.Step, o.GlobalBatchSize));
-        if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
+        var source = state.FlatParameters is { } f ? [f] : state.Parameters;
+        foreach (var ema in state.Emas) Ema.Update(ema.Flat is { } e ? [e] : ema.Parameters, source, ema.Beta(state.Step, o.GlobalBatchSize));
+        if (state.FlatTarget is { } ft) Ema.Update([ft], source, targetEma);
+        else if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
         state.Step++;
         return new(lossTotal, scales, targetEma);
     }

@@ -17,7 +17,7 @@ public sealed record RAdamOptions(
 /// One parameter's optimiser state, as in PyTorch's <c>optimizer.state_dict()["state"][i]</c>: step count and the two
 /// moment estimates (same dtype/device as the parameter, float32 for the official runs). Owned by the optimiser.
 /// </summary>
-public sealed class RAdamParameterState(long step, Tensor expAvg, Tensor expAvgSq) : IDisposable
+public sealed class RAdamParameterState(long step, Tensor expAvg, Tensor expAvgSq, bool ownsMoments = true) : IDisposable
 {
     /// <summary>Steps taken with this parameter (PyTorch stores it as a float32 scalar tensor; exact below 2^24).</summary>
     public long Step { get; internal set; } = step;
@@ -26,6 +26,7 @@ public sealed class RAdamParameterState(long step, Tensor expAvg, Tensor expAvgS
 
     public void Dispose()
     {
+        if (!ownsMoments) return;                  // views of the optimiser's flat moments, which it disposes
         ExpAvg.Dispose();
         ExpAvgSq.Dispose();
     }
@@ -41,13 +42,33 @@ public sealed class RAdam : IDisposable
 {
     private readonly Tensor[] _parameters;
     private readonly RAdamParameterState?[] _state;
+    // With flat parameters: their layout, the buffer they are views of, and the moments as flat buffers plus views.
+    private readonly FlatLayout? _layout;
+    private readonly Tensor? _flatParameters, _flatExpAvg, _flatExpAvgSq;
+    private readonly Tensor[]? _expAvgViews, _expAvgSqViews;
 
-    public RAdam(IEnumerable<Tensor> parameters, RAdamOptions options)
+    /// <param name="flatParameters">
+    /// The buffer <paramref name="parameters"/> are views of, in order (<see cref="FlatLayout.Adopt"/>): a step where
+    /// every parameter has a gradient and the same step count then runs once over the whole buffer, with the same
+    /// arithmetic per element. The optimiser does not own it.
+    /// </param>
+    public RAdam(IEnumerable<Tensor> parameters, RAdamOptions options, Tensor? flatParameters = null)
     {
         Validate(options);
         _parameters = parameters.ToArray();
         _state = new RAdamParameterState?[_parameters.Length];
         Options = options;
+        if (flatParameters is not null)
+        {
+            _layout = FlatLayout.Of(_parameters);
+            if (flatParameters.numel() != _layout.Count)
+                throw new ArgumentException($"the flat parameter buffer holds {flatParameters.numel()} elements, the parameters {_layout.Count}");
+            _flatParameters = flatParameters;
+            _flatExpAvg = _layout.NewBuffer();
+            _flatExpAvgSq = _layout.NewBuffer();
+            _expAvgViews = _layout.Views(_flatExpAvg);
+            _expAvgSqViews = _layout.Views(_flatExpAvgSq);
+        }
     }
 
     /// <summary>Hyper-parameters; replace (e.g. <c>with { LearningRate = … }</c>) to change them between steps.</summary>
@@ -68,6 +89,16 @@ public sealed class RAdam : IDisposable
         var p = _parameters[index];
         if (!expAvg.shape.SequenceEqual(p.shape) || !expAvgSq.shape.SequenceEqual(p.shape))
             throw new ArgumentException($"RAdam state {index}: moment shapes do not match the parameter [{string.Join(",", p.shape)}]");
+        if (_expAvgViews is not null)
+        {
+            using (no_grad())
+            {
+                _expAvgViews[index].copy_(expAvg);
+                _expAvgSqViews![index].copy_(expAvgSq);
+            }
+            _state[index] = new RAdamParameterState(step, _expAvgViews[index], _expAvgSqViews[index], ownsMoments: false);
+            return;
+        }
         _state[index]?.Dispose();
         // The copies belong to the optimiser, not to whatever dispose scope the caller is in.
         _state[index] = new RAdamParameterState(step,
@@ -89,49 +120,75 @@ public sealed class RAdam : IDisposable
     /// <summary>One RAdam step on every parameter that has a gradient.</summary>
     public void Step()
     {
-        var o = Options;
-        double beta1 = o.Beta1, beta2 = o.Beta2, lr = o.LearningRate;
         using var noGrad = no_grad();
+        if (FusedStep()) return;
         for (int i = 0; i < _parameters.Length; i++)
         {
             var param = _parameters[i];
             var grad = param.grad;
             if (grad is null) continue;
             using var scope = NewDisposeScope();
-            var state = _state[i] ??= NewState(param);
+            var state = _state[i] ??= NewState(i);
             state.Step += 1;
-            double step = state.Step;
+            Update(param, grad, state.ExpAvg, state.ExpAvgSq, state.Step);
+        }
+    }
 
-            if (o.WeightDecay != 0)
-            {
-                if (o.DecoupledWeightDecay) param.mul_(1 - lr * o.WeightDecay); // PyTorch ≥ 2.0's AdamW-style option
-                else grad = grad.add(param, alpha: o.WeightDecay);
-            }
+    /// <summary>The step of every parameter at once over the flat buffers, where each has a gradient and all share a step count.</summary>
+    private bool FusedStep()
+    {
+        if (_flatParameters is null) return false;
+        long? steps = null;
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            long s = _state[i]?.Step ?? 0;
+            if (steps is null) steps = s;
+            else if (steps != s) return false;
+        }
+        using var scope = NewDisposeScope();
+        var grads = new Tensor[_parameters.Length];
+        for (int i = 0; i < grads.Length; i++)
+            if ((grads[i] = _parameters[i].grad!) is null) return false;
+        long step = steps!.Value + 1;
+        for (int i = 0; i < _parameters.Length; i++) (_state[i] ??= NewState(i)).Step = step;
+        Update(_flatParameters, _layout!.Gather(grads), _flatExpAvg!, _flatExpAvgSq!, step);
+        return true;
+    }
 
-            // PyTorch 1.13 (the fixtures' version) decays with mul_/add_; ≥ 2.1 uses lerp_, which rounds differently.
-            state.ExpAvg.mul_(beta1).add_(grad, alpha: 1 - beta1);
-            state.ExpAvgSq.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
+    /// <summary>PyTorch's per-parameter RAdam arithmetic (in the caller's dispose scope).</summary>
+    private void Update(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, long stepCount)
+    {
+        var o = Options;
+        double beta1 = o.Beta1, beta2 = o.Beta2, lr = o.LearningRate, step = stepCount;
+        if (o.WeightDecay != 0)
+        {
+            if (o.DecoupledWeightDecay) param.mul_(1 - lr * o.WeightDecay); // PyTorch ≥ 2.0's AdamW-style option
+            else grad = grad.add(param, alpha: o.WeightDecay);
+        }
 
-            double biasCorrection1 = 1 - Math.Pow(beta1, step);
-            double biasCorrection2 = 1 - Math.Pow(beta2, step);
-            var biasCorrectedExpAvg = state.ExpAvg / biasCorrection1;
+        // PyTorch 1.13 (the fixtures' version) decays with mul_/add_; ≥ 2.1 uses lerp_, which rounds differently.
+        expAvg.mul_(beta1).add_(grad, alpha: 1 - beta1);
+        expAvgSq.mul_(beta2).addcmul_(grad, grad, value: 1 - beta2);
 
-            // Length of the approximated simple moving average; the variance is tractable only when ρ_t > 5.
-            double rhoInf = 2 / (1 - beta2) - 1;
-            double rhoT = rhoInf - 2 * step * Math.Pow(beta2, step) / biasCorrection2;
+        double biasCorrection1 = 1 - Math.Pow(beta1, step);
+        double biasCorrection2 = 1 - Math.Pow(beta2, step);
+        var biasCorrectedExpAvg = expAvg / biasCorrection1;
 
-            if (rhoT > 5.0)
-            {
-                double rect = Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
-                var expAvgSqSqrt = state.ExpAvgSq.sqrt().add_(o.Eps);
-                // Python's `float / tensor` is Tensor.__rtruediv__ = tensor.reciprocal() * float.
-                var adaptiveLr = expAvgSqSqrt.reciprocal().mul_(Math.Sqrt(biasCorrection2));
-                param.add_(biasCorrectedExpAvg * lr * adaptiveLr * rect, alpha: -1.0);
-            }
-            else
-            {
-                param.add_(biasCorrectedExpAvg * lr, alpha: -1.0);
-            }
+        // Length of the approximated simple moving average; the variance is tractable only when ρ_t > 5.
+        double rhoInf = 2 / (1 - beta2) - 1;
+        double rhoT = rhoInf - 2 * step * Math.Pow(beta2, step) / biasCorrection2;
+
+        if (rhoT > 5.0)
+        {
+            double rect = Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+            var expAvgSqSqrt = expAvgSq.sqrt().add_(o.Eps);
+            // Python's `float / tensor` is Tensor.__rtruediv__ = tensor.reciprocal() * float.
+            var adaptiveLr = expAvgSqSqrt.reciprocal().mul_(Math.Sqrt(biasCorrection2));
+            param.add_(biasCorrectedExpAvg * lr * adaptiveLr * rect, alpha: -1.0);
+        }
+        else
+        {
+            param.add_(biasCorrectedExpAvg * lr, alpha: -1.0);
         }
     }
 
@@ -142,10 +199,14 @@ public sealed class RAdam : IDisposable
             _state[i]?.Dispose();
             _state[i] = null;
         }
+        foreach (var t in (_expAvgViews ?? []).Concat(_expAvgSqViews ?? [])) t.Dispose();
+        _flatExpAvg?.Dispose();
+        _flatExpAvgSq?.Dispose();
     }
 
-    private static RAdamParameterState NewState(Tensor param) =>
-        new(0, zeros_like(param).DetachFromDisposeScope(), zeros_like(param).DetachFromDisposeScope());
+    private RAdamParameterState NewState(int i) => _expAvgViews is not null
+        ? new(0, _expAvgViews[i], _expAvgSqViews![i], ownsMoments: false)
+        : new(0, zeros_like(_parameters[i]).DetachFromDisposeScope(), zeros_like(_parameters[i]).DetachFromDisposeScope());
 
     private static void Validate(RAdamOptions o)
     {
