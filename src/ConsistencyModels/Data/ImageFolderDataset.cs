@@ -69,7 +69,7 @@ public sealed class ImageFolderDataset : ITrainingDataset
         {
             (pixels, h, w) = Channels == 3 ? ImageIO.LoadRgb(path, _limits) : ImageIO.LoadGray(path, _limits);
         }
-        catch (IOException e) // e.g. deleted or unreadable; decode errors already are InvalidDataException
+        catch (IOException e) when (e is not ImageTooLargeException) // e.g. deleted or unreadable; decode errors already are InvalidDataException
         {
             throw new InvalidDataException($"Cannot read training image '{path}': {e.Message}", e);
         }
