@@ -42,7 +42,7 @@ internal sealed class ConvertCommand : Command<ConvertCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         string input = ModelCache.ResolveFile(s.Input);
-        var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(input) : TorchCheckpoint.LoadStateDict(input, s.CheckpointKey);
+        var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(input, InputLimits.FromEnvironment()) : TorchCheckpoint.LoadStateDict(input, s.CheckpointKey, InputLimits.FromEnvironment());
         ScalarType? target = s.Dtype?.ToLowerInvariant() switch
         {
             "fp32" => ScalarType.Float32, "fp16" => ScalarType.Float16, "bf16" => ScalarType.BFloat16, _ => null,

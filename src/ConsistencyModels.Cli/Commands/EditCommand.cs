@@ -115,8 +115,8 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         if (task.TakesImages)
         {
             inputs = s.InputDataset is not null
-                ? EditInputs.FromDataset(s.InputDataset, Parse.IntList(s.Indices, "--indices"), config.ImageSize, config.InChannels, config.ClassCond)
-                : s.Input.Length > 0 ? EditInputs.FromFiles(s.Input, config.ImageSize, config.InChannels)
+                ? EditInputs.FromDataset(s.InputDataset, Parse.IntList(s.Indices, "--indices"), config.ImageSize, config.InChannels, config.ClassCond, InputLimits.FromEnvironment())
+                : s.Input.Length > 0 ? EditInputs.FromFiles(s.Input, config.ImageSize, config.InChannels, InputLimits.FromEnvironment())
                 : throw new ArgumentException($"{s.Task} needs reference images: --input FILE (repeatable) or --input-dataset PATH --indices 0-7");
             foreach (var note in inputs.Notes) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");
         }
@@ -127,7 +127,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         var request = new EditRequest
         {
             Task = task, Images = inputs?.Images,
-            KnownMask = s.Mask is null ? null : EditInputs.MaskFromFile(s.Mask, config.ImageSize),
+            KnownMask = s.Mask is null ? null : EditInputs.MaskFromFile(s.Mask, config.ImageSize, InputLimits.FromEnvironment()),
             ClassLabels = s.ClassLabels is not null ? Parse.IntList(s.ClassLabels, "--class-labels") : inputs?.Labels,
             Ts = s.Ts is null ? null : Parse.IntList(s.Ts, "--ts"), Steps = s.Steps,
             Sigmas = s.Sigmas is null ? null : Parse.DoubleList(s.Sigmas, "--sigmas"), PatchSize = s.PatchSize, Sigma = s.Sigma,

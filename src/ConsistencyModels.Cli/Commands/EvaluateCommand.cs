@@ -90,7 +90,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 ?? throw new ArgumentException($"{s.Samples} has no images (arr_0): give sample files written by `cm generate --npz` or `cm sample`");
         else
         {
-            var data = TrainingData.Open(s.Samples, s.ImageSize, s.Channels, classCond: false);
+            var data = TrainingData.Open(s.Samples, s.ImageSize, s.Channels, classCond: false, InputLimits.FromEnvironment());
             samples = ImageSource.FromDataset(data, 0, s.NumSamples is long n ? (int)Math.Min(n, data.Count) : null);
         }
         int size = samples.Height, channels = samples.Channels;
@@ -162,7 +162,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             if (stats is not null && images is not null && s.NumReference is not null) { stats.Dispose(); stats = null; } // a subset: use its own statistics
             return (images, stats, stats is not null ? $"{path} (FID against its mu/sigma{(images is null ? "" : $"; {images.Count} images for P/R and KID")})" : images!.Description);
         }
-        var data = TrainingData.Open(path, size, channels, classCond: false);
+        var data = TrainingData.Open(path, size, channels, classCond: false, InputLimits.FromEnvironment());
         var source = ImageSource.FromDataset(data, 0, s.NumReference is int n ? Math.Min(n, data.Count) : null);
         return (source, null, $"{path} ({source.Count} images at {size}x{size})");
     }

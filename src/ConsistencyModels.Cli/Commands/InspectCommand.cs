@@ -28,7 +28,7 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
         string path = ModelCache.ResolveFile(s.File);
         var kind = CheckpointSniffer.Sniff(path, out var problem);
         if (kind == CheckpointKind.Other) throw new InvalidDataException(problem);
-        var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(path) : TorchCheckpoint.LoadStateDict(path, s.CheckpointKey);
+        var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(path, InputLimits.FromEnvironment()) : TorchCheckpoint.LoadStateDict(path, s.CheckpointKey, InputLimits.FromEnvironment());
         try
         {
             long bytes = new FileInfo(path).Length;

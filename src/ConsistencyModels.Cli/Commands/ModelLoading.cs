@@ -10,5 +10,5 @@ namespace ConsistencyModels.Cli.Commands;
 internal static class ModelLoading
 {
     public static ConsistencyPipeline Load(ModelSpec spec, torch.Device device, Precision precision) =>
-        AnsiConsole.Status().Start($"loading {Markup.Escape(spec.Weights ?? "the built-in weights")}", _ => ConsistencyPipeline.Load(spec, device, precision));
+        AnsiConsole.Status().Start($"loading {Markup.Escape(spec.Weights ?? "the built-in weights")}", _ => ConsistencyPipeline.Load(spec, device, precision, limits: InputLimits.FromEnvironment()));
 }

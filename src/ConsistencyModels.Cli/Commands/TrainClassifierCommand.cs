@@ -35,10 +35,10 @@ internal sealed class TrainClassifierCommand : Command<TrainClassifierCommand.Se
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         if (s.Threads is int t) set_num_threads(t);
-        var train = TrainingData.Open(s.Data, DomainClassifier.ImageSize, 1, classCond: true);
+        var train = TrainingData.Open(s.Data, DomainClassifier.ImageSize, 1, classCond: true, InputLimits.FromEnvironment());
         var testPath = s.Test ?? new[] { "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte" }.Select(f => Path.Combine(s.Data, f)).FirstOrDefault(File.Exists)
             ?? throw new FileNotFoundException($"no t10k-images-idx3-ubyte[.gz] in '{s.Data}': give --test FILE");
-        var test = TrainingData.Open(testPath, DomainClassifier.ImageSize, 1, classCond: true);
+        var test = TrainingData.Open(testPath, DomainClassifier.ImageSize, 1, classCond: true, InputLimits.FromEnvironment());
         var options = new DomainClassifierOptions(s.Epochs, Seed: s.Seed);
         DomainClassifier net = null!;
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

@@ -148,7 +148,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var options = TrainPlan.From(s);
         var device = DeviceOption.Parse(s.Device);
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
-        var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond);
+        var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond, InputLimits.FromEnvironment());
         AnsiConsole.MarkupLine(Markup.Escape(TrainPlan.Describe(options, data)));
         if (Cluster.World.Size > 1)
             AnsiConsole.MarkupLine($"data-parallel over {Cluster.World.Size} MPI ranks: ~{options.GlobalBatchSize / Cluster.World.Size} images per rank and step; " +

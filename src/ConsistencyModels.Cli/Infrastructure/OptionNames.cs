@@ -27,6 +27,11 @@ internal static partial class OptionNames
         ["BaseUrl"] = "--base-url", ["Download"] = "cm download", ["DownloadCatalog"] = "cm download --list",
         // Evaluation
         ["InceptionPath"] = "--inception", ["FeatureExtractor"] = "--feature-extractor",
+        // Input limits (ReadLimits): environment variables, read by InputLimits
+        ["MaxPickleDepth"] = "environment variable CM_MAX_PICKLE_DEPTH", ["MaxPickleObjects"] = "environment variable CM_MAX_PICKLE_OBJECTS",
+        ["MaxPickleKeyLength"] = "environment variable CM_MAX_PICKLE_KEY_LENGTH", ["MaxIntegerDigits"] = "environment variable CM_MAX_INTEGER_DIGITS",
+        ["MaxExpandedTensorBytes"] = "environment variable CM_MAX_EXPANDED_TENSOR_BYTES",
+        ["MaxDeflatedRecordBytes"] = "environment variable CM_MAX_DEFLATED_RECORD_BYTES", ["MaxImageSide"] = "environment variable CM_MAX_IMAGE_SIDE",
     };
 
     [GeneratedRegex(@"`([A-Z][A-Za-z0-9]*)`")]

@@ -55,7 +55,7 @@ internal sealed class StudioModels : IDisposable
         lock (_lock)
         {
             if (_loaded.TryGetValue(m.Name, out var p)) return p;
-            p = ConsistencyPipeline.Load(m.Spec);
+            p = ConsistencyPipeline.Load(m.Spec, limits: InputLimits.FromEnvironment());
             _loaded[m.Name] = p;
             return p;
         }

@@ -19,7 +19,7 @@ internal sealed record GenerateBody(string? Model, string? Sampler, int? Steps, 
 
 internal static class StudioServer
 {
-    public const int MaxSamples = 64, MaxUploadBytes = 10 << 20, MaxImageSide = 4096;
+    public const int MaxSamples = 64, MaxUploadBytes = 10 << 20;
 
     public static WebApplication Build(string host, int port, StudioModels models, StudioJobs jobs)
     {
@@ -122,12 +122,12 @@ internal static class StudioServer
             {
                 var file = form.Files["image"] ?? throw new ArgumentException($"{task.Name} needs an input image (field 'image')");
                 var path = Save(file, folder, "image");
-                images = EditInputs.FromFiles([path], size, channels).Images.DetachFromDisposeScope();
+                images = EditInputs.FromFiles([path], size, channels, InputLimits.FromEnvironment()).Images.DetachFromDisposeScope();
             }
             if (form.Files["mask"] is { } maskFile)
             {
                 if (!task.TakesMask) throw new ArgumentException("a mask applies to inpaint only");
-                mask = EditInputs.MaskFromFile(Save(maskFile, folder, "mask"), size).DetachFromDisposeScope();
+                mask = EditInputs.MaskFromFile(Save(maskFile, folder, "mask"), size, InputLimits.FromEnvironment()).DetachFromDisposeScope();
             }
             task.CheckModel(m.Config, m.Name);
             var request = new EditRequest { Task = task, Images = images, KnownMask = mask, ClassLabels = labels, Seed = seed, Pairs = 1, Frames = 8 };
@@ -160,8 +160,10 @@ internal static class StudioServer
         using (var codec = SkiaSharp.SKCodec.Create(path))
         {
             if (codec is null) throw new ArgumentException($"{name} '{file.FileName}' is not an image SkiaSharp can read (PNG, JPEG, WebP, ...)");
-            if (codec.Info.Width > MaxImageSide || codec.Info.Height > MaxImageSide)
-                throw new ArgumentException($"{name} '{file.FileName}' is {codec.Info.Width}x{codec.Info.Height}; the limit is {MaxImageSide} pixels a side");
+            // The one image limit, shared with every other image reader (ReadLimits.MaxImageSide, CM_MAX_IMAGE_SIDE).
+            int maxSide = InputLimits.FromEnvironment().MaxImageSide;
+            if (codec.Info.Width > maxSide || codec.Info.Height > maxSide)
+                throw new ArgumentException($"{name} '{file.FileName}' is {codec.Info.Width}x{codec.Info.Height}; the limit is {maxSide} pixels a side");
         }
         return path;
     }

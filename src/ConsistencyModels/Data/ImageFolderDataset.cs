@@ -1,4 +1,5 @@
 // Image folder loader — port of cm/image_datasets.py (recursive listing, class from file-name prefix, ADM centre crop).
+using ConsistencyModels.IO;
 using ConsistencyModels.IO.Images;
 
 namespace ConsistencyModels.Data;
@@ -8,16 +9,19 @@ namespace ConsistencyModels.Data;
 /// sorted (ordinal, as Python sorts str), images taken in that order and sub-folders expanded where they sort.
 /// The class of a file is the part of its name before the first '_' (ImageNet "n01440764_123.JPEG" → "n01440764"),
 /// numbered by the sorted set of those names. Images are decoded with SkiaSharp (RGB, or PIL "L" gray when
-/// <see cref="Channels"/> is 1), centre-cropped like center_crop_arr and scaled to [-1, 1]. Files are decoded on demand.
+/// <see cref="Channels"/> is 1), centre-cropped like center_crop_arr and scaled to [-1, 1]. Files are decoded on demand;
+/// one larger than <see cref="ReadLimits.MaxImageSide"/> a side is refused from its header when it is read.
 /// </summary>
 public sealed class ImageFolderDataset : ITrainingDataset
 {
     static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { "jpg", "jpeg", "png", "gif" };
     readonly string[] _files;
     readonly int[] _labels;
+    readonly ReadLimits _limits;
 
-    public ImageFolderDataset(string directory, int imageSize, int channels = 3, bool classCond = false)
+    public ImageFolderDataset(string directory, int imageSize, int channels = 3, bool classCond = false, ReadLimits? limits = null)
     {
+        _limits = limits ?? ReadLimits.Default;
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (!System.IO.Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Image folder '{directory}' does not exist.");
@@ -63,9 +67,9 @@ public sealed class ImageFolderDataset : ITrainingDataset
         int h, w;
         try
         {
-            (pixels, h, w) = Channels == 3 ? ImageIO.LoadRgb(path) : ImageIO.LoadGray(path);
+            (pixels, h, w) = Channels == 3 ? ImageIO.LoadRgb(path, _limits) : ImageIO.LoadGray(path, _limits);
         }
-        catch (IOException e) // e.g. deleted or unreadable; decode errors already are InvalidDataException
+        catch (IOException e) when (e is not ImageTooLargeException) // e.g. deleted or unreadable; decode errors already are InvalidDataException
         {
             throw new InvalidDataException($"Cannot read training image '{path}': {e.Message}", e);
         }

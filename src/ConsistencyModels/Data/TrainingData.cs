@@ -1,4 +1,6 @@
 // Dataset picker for --data_dir — the role of cm/image_datasets.py::load_data, extended to IDX and npz inputs.
+using ConsistencyModels.IO;
+
 namespace ConsistencyModels.Data;
 
 public static class TrainingData
@@ -8,8 +10,9 @@ public static class TrainingData
     /// (the train-* one when there are several); any other directory → <see cref="ImageFolderDataset"/>;
     /// *.npz / *.npy → <see cref="NpzDataset"/>; *idx3-ubyte[.gz] → <see cref="IdxDataset"/>.
     /// With <paramref name="classCond"/> the labels must exist; without, they are ignored (NumClasses null).
+    /// <paramref name="limits"/> (default <see cref="ReadLimits.Default"/>) bounds the images of an image folder.
     /// </summary>
-    public static ITrainingDataset Open(string path, int imageSize, int channels, bool classCond)
+    public static ITrainingDataset Open(string path, int imageSize, int channels, bool classCond, ReadLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (imageSize < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "The image size must be positive.");
@@ -18,7 +21,7 @@ public static class TrainingData
         {
             var idx = Directory.GetFiles(path).Where(IdxDataset.IsImagesFileName).Order(StringComparer.Ordinal).ToArray();
             if (idx.Length == 0)
-                return new ImageFolderDataset(path, imageSize, channels, classCond);
+                return new ImageFolderDataset(path, imageSize, channels, classCond, limits);
             var train = idx.Where(f => Path.GetFileName(f).StartsWith("train", StringComparison.OrdinalIgnoreCase)).ToArray();
             var pick = idx.Length == 1 ? idx[0] : train.Length == 1 ? train[0]
                 : throw new ArgumentException($"'{path}' holds several IDX image files ({string.Join(", ", idx.Select(Path.GetFileName))}); pass the one to train on.", nameof(path));

@@ -120,7 +120,7 @@ public static class ModelConfigJson
         if (n is JsonValue v)
         {
             if (v.TryGetValue(out int i)) return i;
-            if (v.TryGetValue(out double d) && d == Math.Floor(d)) return (int)d;
+            if (v.TryGetValue(out double d) && d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue) return (int)d;
             if (v.TryGetValue(out string? s) && int.TryParse(s, CultureInfo.InvariantCulture, out i)) return i;
         }
         throw new ArgumentException($"{key} must be an integer (got {n?.ToJsonString() ?? "null"})");

@@ -59,6 +59,9 @@ public sealed record ModelConfig
 
     public int? ResolvedNumClasses => ClassCond ? NumClasses ?? 1000 : null;
 
+    /// <summary>The most classes <see cref="Validate"/> accepts: far above any dataset (ImageNet-21k has 21,841).</summary>
+    public const int MaxNumClasses = 1_000_000;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the offending flag.</summary>
     public ModelConfig Validate()
     {
@@ -74,6 +77,9 @@ public sealed record ModelConfig
         Check(NumHeadChannels == -1 || NumHeadChannels > 0, "num_head_channels must be -1 or positive");
         Check(NumHeadChannels != -1 || NumHeads > 0, "num_heads must be positive when num_head_channels is -1");
         Check(!ClassCond || ResolvedNumClasses > 0, "num_classes must be positive for a class-conditional model");
+        // Each class is a row of the label embedding: 2e9 classes would ask for terabytes before anything else runs.
+        if (ResolvedNumClasses is int classes && classes > MaxNumClasses)
+            Check(false, $"num_classes must be at most {MaxNumClasses} (got {classes}: its label embedding alone would take {(double)classes * 4 * NumChannels * 4 / 1e9:0.#} GB)");
         Check(SigmaMin > 0 && SigmaMax > SigmaMin, $"need 0 < sigma_min < sigma_max (got {SigmaMin}, {SigmaMax})");
         Check(SigmaData > 0, "sigma_data must be positive");
         Check(Dropout >= 0 && Dropout < 1, "dropout must be in [0, 1)");

@@ -43,22 +43,25 @@ public sealed class ConsistencyPipeline : IDisposable
     /// <summary>
     /// Builds the UNet for <paramref name="config"/> and loads <paramref name="checkpointPath"/> strictly (.pt or
     /// .safetensors); <paramref name="key"/> selects a state dict nested in a .pt file (e.g. "ema"). The UNet takes
-    /// <paramref name="kernels"/> (default: <see cref="KernelOptions.Default"/>).
+    /// <paramref name="kernels"/> (default: <see cref="KernelOptions.Default"/>); the file is read within
+    /// <paramref name="limits"/> (default: <see cref="ReadLimits.Default"/>).
     /// </summary>
     public static ConsistencyPipeline Load(ModelConfig config, string checkpointPath, Device? device = null, string? key = null,
-                                           Precision precision = Precision.Fp32, bool? channelsLast = null, KernelOptions? kernels = null)
+                                           Precision precision = Precision.Fp32, bool? channelsLast = null, KernelOptions? kernels = null,
+                                           ReadLimits? limits = null)
     {
         if (Directory.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' is a directory, not a file", checkpointPath);
         if (!File.Exists(checkpointPath)) throw new FileNotFoundException($"checkpoint '{checkpointPath}' does not exist", checkpointPath);
-        var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath) : TorchCheckpoint.LoadStateDict(checkpointPath, key);
+        var stateDict = key is null ? CheckpointFile.LoadStateDict(checkpointPath, limits) : TorchCheckpoint.LoadStateDict(checkpointPath, key, limits);
         return FromStateDict(config, stateDict, checkpointPath, device, precision, channelsLast, kernels);
     }
 
     /// <summary>Loads a resolved model (<see cref="ModelSpec.Resolve"/>): its checkpoint file, or a built-in model's embedded weights.</summary>
-    public static ConsistencyPipeline Load(ModelSpec spec, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null) =>
+    public static ConsistencyPipeline Load(ModelSpec spec, Device? device = null, Precision precision = Precision.Fp32, bool? channelsLast = null,
+                                           ReadLimits? limits = null) =>
         spec.Weights is null
             ? LoadBuiltIn(spec.Name, device, precision, channelsLast)
-            : Load(spec.Config, spec.Weights, device, spec.CheckpointKey, precision, channelsLast);
+            : Load(spec.Config, spec.Weights, device, spec.CheckpointKey, precision, channelsLast, limits: limits);
 
     /// <summary>A model shipped inside the library (<see cref="BuiltInModels"/>; default: the Fashion-MNIST CD model).</summary>
     public static ConsistencyPipeline LoadBuiltIn(string name = BuiltInModels.DefaultName, Device? device = null,

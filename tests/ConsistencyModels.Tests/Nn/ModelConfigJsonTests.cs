@@ -29,6 +29,8 @@ public class ModelConfigJsonTests
     [InlineData("""{"image_size": 64, "denoiser": "edm", "attention_resolutions": "32,x"}""", "attention_resolutions")]
     [InlineData("""{"image_size": 60, "denoiser": "edm", "channel_mult": [1,2,3,4]}""", "not divisible")]
     [InlineData("""not json""", "not valid JSON")]
+    [InlineData("""{"image_size": 64, "denoiser": "edm", "class_cond": true, "num_classes": 2e9}""", "num_classes must be at most 1000000 (got 2000000000")]
+    [InlineData("""{"image_size": 64, "denoiser": "edm", "class_cond": true, "num_classes": 3e10}""", "num_classes must be an integer")]
     public void BadConfigsAreRefusedWithTheFlagName(string json, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => ModelConfigJson.Parse(json));

@@ -10,12 +10,12 @@ public static class CheckpointFile
     /// or a safetensors file. Anything else (legacy torch.save, TorchScript, HTML pages, LFS pointers, truncated
     /// downloads) fails with a <see cref="CheckpointFormatException"/> that says what the file is.
     /// </summary>
-    public static OrderedDictionary<string, Tensor> LoadStateDict(string path)
+    public static OrderedDictionary<string, Tensor> LoadStateDict(string path, ReadLimits? limits = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist", path);
         return CheckpointSniffer.Sniff(path, out var problem) switch
         {
-            CheckpointKind.TorchZip => TorchCheckpoint.LoadStateDict(path),
+            CheckpointKind.TorchZip => TorchCheckpoint.LoadStateDict(path, limits: limits),
             CheckpointKind.Safetensors => StateDictLocator.StripWrapperPrefixes(Safetensors.Load(path)),
             _ => throw new CheckpointFormatException(problem),
         };

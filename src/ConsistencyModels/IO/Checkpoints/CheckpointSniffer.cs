@@ -18,6 +18,12 @@ public static class CheckpointSniffer
     public static CheckpointKind Sniff(string path, out string problem)
     {
         problem = "";
+        // Before opening: a FIFO would block the open (and a device would never end); both report length 0.
+        if (InputFiles.IsEmptyOrNotRegular(path))
+        {
+            problem = $"{path}: {InputFiles.EmptyOrNotRegular}: not a PyTorch checkpoint or safetensors file (an interrupted download?)";
+            return CheckpointKind.Other;
+        }
         Span<byte> head = stackalloc byte[64];
         long length;
         using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))

@@ -8,8 +8,6 @@ namespace ConsistencyModels.IO.Checkpoints;
 /// </summary>
 internal static class ObjectGraph
 {
-    private const int MaxDepth = 1000;
-
     /// <summary>Distinct tensor recipes, in the order they are first met.</summary>
     public static List<TorchTensorRecipe> CollectRecipes(object? root)
     {
@@ -48,28 +46,40 @@ internal static class ObjectGraph
 
     /// <summary>
     /// Tensors under dotted names (<c>{"a": {"b": t}}</c> → <c>"a.b"</c>; list items by index, like nn.ModuleList).
-    /// Non-tensor leaves are skipped. A tensor met twice is cloned the second time, so no two entries alias.
+    /// Non-tensor leaves are skipped. A tensor met twice is cloned the second time, so no two entries alias. The walk
+    /// spells shared containers out once per path, so it is bounded: depth, name length, entries visited
+    /// (<see cref="ReadLimits.MaxPickleObjects"/>) and bytes cloned (<see cref="ReadLimits.MaxExpandedTensorBytes"/>).
     /// </summary>
-    public static OrderedDictionary<string, Tensor> Flatten(object? root, string source)
+    public static OrderedDictionary<string, Tensor> Flatten(object? root, string source, ReadLimits? limits = null)
     {
+        limits ??= ReadLimits.Default;
         var result = new OrderedDictionary<string, Tensor>();
         var emitted = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         var ancestors = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var clones = new CloneBudget(limits, source);
+        long visited = 0;
 
         void Add(string name, Tensor t)
         {
             if (result.ContainsKey(name))
-                throw new CheckpointFormatException($"{source}: two entries flatten to the same name '{name}'");
-            result.Add(name, emitted.Add(t) ? t : t.clone());
+                throw new CheckpointFormatException($"{source}: two entries flatten to the same name '{InputText.Clip(name)}'");
+            result.Add(name, emitted.Add(t) ? t : clones.Clone(t, name));
         }
 
         void Walk(object? node, string prefix, int depth)
         {
-            if (depth > MaxDepth) throw new CheckpointFormatException($"{source}: the object graph is nested too deeply");
+            if (depth > limits.MaxPickleDepth)
+                throw new CheckpointFormatException($"{source}: the object graph is nested more than {limits.MaxPickleDepth} deep (`MaxPickleDepth`)");
+            if (++visited > limits.MaxPickleObjects)
+                throw new CheckpointFormatException(
+                    $"{source}: the object graph spells out more than {limits.MaxPickleObjects} entries (shared containers repeated?) (`MaxPickleObjects`)");
+            if (prefix.Length > limits.MaxPickleKeyLength)
+                throw new CheckpointFormatException(
+                    $"{source}: an entry's dotted name is longer than {limits.MaxPickleKeyLength} characters ('{InputText.Clip(prefix)}') (`MaxPickleKeyLength`)");
             if (node is Tensor t) { Add(prefix, t); return; }
             var children = Children(node);
             if (children is null) return;
-            if (!ancestors.Add(node!)) throw new CheckpointFormatException($"{source}: the object graph contains a cycle at '{prefix}'");
+            if (!ancestors.Add(node!)) throw new CheckpointFormatException($"{source}: the object graph contains a cycle at '{InputText.Clip(prefix)}'");
             foreach (var (name, child) in children)
                 Walk(child, prefix.Length == 0 ? name : prefix + "." + name, depth + 1);
             ancestors.Remove(node!);
@@ -77,6 +87,32 @@ internal static class ObjectGraph
 
         Walk(root, "", 0);
         return result;
+    }
+
+    /// <summary>
+    /// The first dotted name under which each recipe is met (for messages that name a tensor). Iterative and each
+    /// container once, like <see cref="Visit"/>; names are cut at <see cref="InputText.MaxQuoted"/> characters.
+    /// </summary>
+    public static Dictionary<TorchTensorRecipe, string> RecipeNames(object? root)
+    {
+        var names = new Dictionary<TorchTensorRecipe, string>(ReferenceEqualityComparer.Instance);
+        if (root is TorchTensorRecipe r0) names[r0] = "(root)";
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<(object Node, string Prefix)>();
+        if (root is not null && IsContainer(root)) pending.Push((root, ""));
+        while (pending.Count > 0)
+        {
+            var (node, prefix) = pending.Pop();
+            if (!seen.Add(node)) continue;
+            foreach (var (name, child) in Children(node)!)
+            {
+                var full = prefix.Length == 0 ? name : prefix + "." + name;
+                if (full.Length > InputText.MaxQuoted) full = full[..InputText.MaxQuoted] + "...";
+                if (child is TorchTensorRecipe r) names.TryAdd(r, full);
+                else if (child is not null && IsContainer(child)) pending.Push((child, full));
+            }
+        }
+        return names;
     }
 
     private static IEnumerable<(string Name, object? Value)>? Children(object? node) => node switch
@@ -131,4 +167,24 @@ internal static class ObjectGraph
     }
 
     private static bool IsContainer(object o) => o is OrderedDictionary<string, object?> or List<object?> or object?[];
+}
+
+/// <summary>
+/// Bytes spent on copies of tensors already read (one tensor under several names): the file holds them once, so
+/// they count against <see cref="ReadLimits.MaxExpandedTensorBytes"/>. One per read; not shared.
+/// </summary>
+internal sealed class CloneBudget(ReadLimits limits, string source)
+{
+    private long _spent;
+
+    public Tensor Clone(Tensor t, string name)
+    {
+        long bytes = t.numel() * t.element_size();
+        if (bytes > limits.MaxExpandedTensorBytes - _spent)
+            throw new CheckpointFormatException(
+                $"{source}: tensor '{InputText.Clip(name)}' repeats one already read; copying it would take {bytes + _spent} bytes beyond those in the file, " +
+                $"above the limit of {limits.MaxExpandedTensorBytes} (`MaxExpandedTensorBytes`)");
+        _spent += bytes;
+        return t.clone();
+    }
 }

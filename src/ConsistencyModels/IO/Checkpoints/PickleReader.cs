@@ -22,22 +22,29 @@ internal sealed class PickleReader
     private readonly byte[] _data;
     private readonly string _source;
     private readonly IPickleResolver _resolver;
+    private readonly ReadLimits _limits;
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
     private readonly Dictionary<long, object?> _memo = [];
     private int _pos;
     private int _opStart;
+    private long _objects;
 
-    private PickleReader(byte[] data, string source, IPickleResolver resolver)
+    private PickleReader(byte[] data, string source, IPickleResolver resolver, ReadLimits limits)
     {
         _data = data;
         _source = source;
         _resolver = resolver;
+        _limits = limits;
     }
 
-    /// <summary>Unpickles <paramref name="data"/>; <paramref name="source"/> names it in error messages.</summary>
-    public static object? Load(byte[] data, string source, IPickleResolver resolver) =>
-        new PickleReader(data, source, resolver).Run();
+    /// <summary>
+    /// Unpickles <paramref name="data"/>; <paramref name="source"/> names it in error messages. Object count, key
+    /// length, key nesting and text-integer length are bounded by <paramref name="limits"/> (default
+    /// <see cref="ReadLimits.Default"/>), so a small pickle cannot take unbounded memory, time or stack.
+    /// </summary>
+    public static object? Load(byte[] data, string source, IPickleResolver resolver, ReadLimits? limits = null) =>
+        new PickleReader(data, source, resolver, limits ?? ReadLimits.Default).Run();
 
     private object? Run()
     {
@@ -117,10 +124,10 @@ internal sealed class PickleReader
                     }
                 case Op.SetItems: { var items = PopMark(); SetItems(DictOnTop(), items); break; }
 
-                case Op.BinPut: _memo[ReadU8()] = Peek(); break;
-                case Op.LongBinPut: _memo[ReadU32()] = Peek(); break;
-                case Op.Put: _memo[ParseMemoKey(ReadLine())] = Peek(); break;
-                case Op.Memoize: _memo[_memo.Count] = Peek(); break;
+                case Op.BinPut: Memoize(ReadU8()); break;
+                case Op.LongBinPut: Memoize(ReadU32()); break;
+                case Op.Put: Memoize(ParseMemoKey(ReadLine())); break;
+                case Op.Memoize: Memoize(_memo.Count); break;
                 case Op.BinGet: Push(MemoGet(ReadU8())); break;
                 case Op.LongBinGet: Push(MemoGet(ReadU32())); break;
                 case Op.Get: Push(MemoGet(ParseMemoKey(ReadLine()))); break;
@@ -198,7 +205,24 @@ internal sealed class PickleReader
     /// <summary>Index of the first stack slot above the innermost MARK: nothing below it may be popped.</summary>
     private int Floor => _marks.Count > 0 ? _marks.Peek() : 0;
 
-    private void Push(object? value) => _stack.Add(value);
+    private void Push(object? value)
+    {
+        Count();
+        _stack.Add(value);
+    }
+
+    private void Memoize(long key)
+    {
+        Count();
+        _memo[key] = Peek();
+    }
+
+    /// <summary>Every value pushed or memoised costs memory whatever the file's size (EMPTY_LIST is one byte).</summary>
+    private void Count()
+    {
+        if (++_objects > _limits.MaxPickleObjects)
+            throw Error($"the pickle creates more than {_limits.MaxPickleObjects} objects, the limit (`MaxPickleObjects`); no checkpoint needs that many");
+    }
 
     private object? Pop()
     {
@@ -322,30 +346,85 @@ internal sealed class PickleReader
 
     private object ParseTextLong(string s)
     {
+        // Decimal parsing is quadratic in the digits: 50 million would take hours.
+        if (s.Length > _limits.MaxIntegerDigits + 2)
+            throw Error($"a text integer of {s.Length} digits, more than {_limits.MaxIntegerDigits} (`MaxIntegerDigits`)");
         s = s.TrimEnd('L');
         if (long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return l;
         if (BigInteger.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var b)) return b;
-        throw Error($"bad integer literal '{s}'");
+        throw Error($"bad integer literal '{InputText.Clip(s)}'");
     }
 
     private double ParseTextFloat(string s) =>
-        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw Error($"bad float literal '{s}'");
+        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw Error($"bad float literal '{InputText.Clip(s)}'");
 
     private long ParseMemoKey(string s) =>
-        long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : throw Error($"bad memo key '{s}'");
+        long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : throw Error($"bad memo key '{InputText.Clip(s)}'");
 
-    /// <summary>Dict keys as text, close to Python's repr so they stay readable and distinct.</summary>
-    private string ToKey(object? key) => key switch
+    /// <summary>
+    /// Dict keys as text, close to Python's repr so they stay readable and distinct. Tuples are spelled out without
+    /// recursion and within <see cref="ReadLimits.MaxPickleKeyLength"/>: a key nested 200,000 tuples deep, or a
+    /// memo-shared tuple doubled at each level, is refused instead of overflowing the stack or the memory.
+    /// </summary>
+    private string ToKey(object? key)
     {
-        string s => s,
-        null => "None",
-        bool b => b ? "True" : "False",
-        long l => l.ToString(CultureInfo.InvariantCulture),
-        BigInteger b => b.ToString(CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        object?[] t => "(" + string.Join(", ", t.Select(ToKey)) + (t.Length == 1 ? ",)" : ")"),
-        _ => throw Error($"unsupported dict key of type {Describe(key)}"),
-    };
+        if (key is string s) return s.Length <= _limits.MaxPickleKeyLength ? s : throw KeyTooLong(s.Length);
+        var text = new StringBuilder();
+        var open = new Stack<(object?[] Tuple, int Next)>();
+        var current = key;
+        while (true)
+        {
+            if (current is object?[] t)
+            {
+                if (open.Count >= _limits.MaxPickleDepth)
+                    throw Error($"a dict key is nested more than {_limits.MaxPickleDepth} tuples deep (`MaxPickleDepth`)");
+                text.Append('(');
+                open.Push((t, 0));
+            }
+            else AppendScalarKey(text, current);
+            if (text.Length > _limits.MaxPickleKeyLength) throw KeyTooLong(text.Length);
+
+            // The next element of the innermost open tuple; close the tuples that are done.
+            bool more = false;
+            while (open.Count > 0)
+            {
+                var (tuple, next) = open.Pop();
+                if (next < tuple.Length)
+                {
+                    if (next > 0) text.Append(", ");
+                    open.Push((tuple, next + 1));
+                    current = tuple[next];
+                    more = true;
+                    break;
+                }
+                text.Append(tuple.Length == 1 ? ",)" : ")");
+            }
+            if (!more) break;
+        }
+        if (text.Length > _limits.MaxPickleKeyLength) throw KeyTooLong(text.Length);
+        return text.ToString();
+    }
+
+    private void AppendScalarKey(StringBuilder text, object? key)
+    {
+        switch (key)
+        {
+            case string s: text.Append(s); break;
+            case null: text.Append("None"); break;
+            case bool b: text.Append(b ? "True" : "False"); break;
+            case long l: text.Append(l.ToString(CultureInfo.InvariantCulture)); break;
+            case BigInteger b:
+                // Printing is quadratic in the digits: refuse what cannot fit before printing it (log10(2) < 0.302).
+                if (b.GetBitLength() * 0.302 > _limits.MaxPickleKeyLength) throw KeyTooLong((long)(b.GetBitLength() * 0.302));
+                text.Append(b.ToString(CultureInfo.InvariantCulture));
+                break;
+            case double d: text.Append(d.ToString("R", CultureInfo.InvariantCulture)); break;
+            default: throw Error($"unsupported dict key of type {Describe(key)}");
+        }
+    }
+
+    private CheckpointFormatException KeyTooLong(long length) =>
+        Error($"a dict key of {length} characters or more, above the limit of {_limits.MaxPickleKeyLength} (`MaxPickleKeyLength`)");
 
     internal static string Describe(object? v) => v switch
     {

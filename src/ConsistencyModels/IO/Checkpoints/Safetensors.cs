@@ -18,6 +18,8 @@ public static class Safetensors
     /// <summary>All tensors, in header order, on the CPU. The caller owns (disposes) them.</summary>
     public static OrderedDictionary<string, Tensor> Load(string path)
     {
+        if (File.Exists(path) && InputFiles.IsEmptyOrNotRegular(path))
+            throw new CheckpointFormatException($"{path}: {InputFiles.EmptyOrNotRegular}, not a safetensors file");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return Load(fs, path);
     }

@@ -13,7 +13,8 @@ internal static class TensorMaterializer
     /// another: a storage with a single view that covers it exactly is reshaped in place (no copy, so a 2 GB file
     /// is not held twice); every other view is copied into its own contiguous tensor.
     /// </summary>
-    public static Tensor[] Build(Tensor storage, IReadOnlyList<TorchTensorRecipe> views, string what)
+    public static Tensor[] Build(Tensor storage, IReadOnlyList<TorchTensorRecipe> views, string what,
+                                 Func<TorchTensorRecipe, string>? describe = null)
     {
         long storageNumel = storage.numel();
         foreach (var v in views) Validate(v, storageNumel, what);
@@ -26,7 +27,7 @@ internal static class TensorMaterializer
         {
             var v = views[i];
             using var view = storage.as_strided(v.Size, v.Stride, v.Offset);
-            result[i] = empty(v.Size, storage.dtype);
+            result[i] = TorchZipReader.Allocate(v.Size, storage.dtype, $"{what}: {(describe is null ? v.ToString() : describe(v))}");
             result[i].copy_(view);
         }
         return result;

@@ -9,6 +9,8 @@ namespace ConsistencyModels.IO.Checkpoints;
 /// <remarks>
 /// Tensors come back on the CPU, contiguous, each owning its memory (views into shared storages are copied out), with
 /// requires_grad off. They are created in the caller's dispose scope, if any; otherwise the caller disposes them.
+/// Every reader takes optional <see cref="ReadLimits"/> (default <see cref="ReadLimits.Default"/>): a file that would
+/// exceed them is refused with a <see cref="CheckpointFormatException"/> naming the limit.
 /// </remarks>
 public static class TorchCheckpoint
 {
@@ -16,7 +18,7 @@ public static class TorchCheckpoint
     /// The unpickled top-level dict: nested dicts as <see cref="OrderedDictionary{TKey,TValue}"/> of string to object?,
     /// lists as List&lt;object?&gt;, tuples as object?[], ints as long, floats as double, tensors as <see cref="Tensor"/>.
     /// </summary>
-    public static IReadOnlyDictionary<string, object?> ReadObject(string path) => ReadRootDict(path);
+    public static IReadOnlyDictionary<string, object?> ReadObject(string path, ReadLimits? limits = null) => ReadRootDict(path, limits);
 
     /// <summary>
     /// The unpickled root object, whatever it is (dict, list, tuple, tensor or plain value), with the same mapping as
@@ -24,16 +26,16 @@ public static class TorchCheckpoint
     /// as in an optimizer state dict, become their decimal text: 0 → "0"), lists as List&lt;object?&gt;, tuples as
     /// object?[], ints as long, floats as double, None as null. The caller owns every tensor in the graph.
     /// </summary>
-    public static object? ReadGraph(string path) => TorchZipReader.ReadGraph(path);
+    public static object? ReadGraph(string path, ReadLimits? limits = null) => TorchZipReader.ReadGraph(path, limits);
 
     /// <summary>Every tensor in the checkpoint under its dotted path (<c>{"a": {"b": t}}</c> → <c>"a.b"</c>), in file order.</summary>
-    public static OrderedDictionary<string, Tensor> LoadTensors(string path)
+    public static OrderedDictionary<string, Tensor> LoadTensors(string path, ReadLimits? limits = null)
     {
-        var root = ReadRootDict(path);
+        var root = ReadRootDict(path, limits);
         var all = ObjectGraph.Tensors(root);
         try
         {
-            var flat = ObjectGraph.Flatten(root, path);
+            var flat = ObjectGraph.Flatten(root, path, limits);
             DisposeAllBut(all, flat.Values);
             return flat;
         }
@@ -50,20 +52,21 @@ public static class TorchCheckpoint
     /// that is a dict of tensors, else the only such entry. A "module." (DataParallel) or "_orig_mod."
     /// (torch.compile) prefix on every key is removed.
     /// </summary>
-    public static OrderedDictionary<string, Tensor> LoadStateDict(string path, string? key = null)
+    public static OrderedDictionary<string, Tensor> LoadStateDict(string path, string? key = null, ReadLimits? limits = null)
     {
-        var root = ReadRootDict(path);
+        var root = ReadRootDict(path, limits);
         var all = ObjectGraph.Tensors(root);
         try
         {
             var found = StateDictLocator.Locate(root, key, path);
             var result = new OrderedDictionary<string, Tensor>(found.Count);
             var used = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+            var clones = new CloneBudget(limits ?? ReadLimits.Default, path);
             // The same tensor under two names (tied weights) becomes two tensors, so no entry aliases another.
             foreach (var (name, value) in found)
             {
                 var t = (Tensor)value!;
-                result.Add(name, used.Add(t) ? t : t.clone());
+                result.Add(name, used.Add(t) ? t : clones.Clone(t, name));
             }
             DisposeAllBut(all, result.Values);
             return StateDictLocator.StripWrapperPrefixes(result);
@@ -99,9 +102,9 @@ public static class TorchCheckpoint
     /// </remarks>
     public static void SaveObject(string path, object? root) => TorchObjectWriter.Save(path, root);
 
-    private static OrderedDictionary<string, object?> ReadRootDict(string path)
+    private static OrderedDictionary<string, object?> ReadRootDict(string path, ReadLimits? limits)
     {
-        var graph = TorchZipReader.ReadGraph(path);
+        var graph = TorchZipReader.ReadGraph(path, limits);
         if (graph is OrderedDictionary<string, object?> dict) return dict;
         foreach (var t in ObjectGraph.Tensors(graph)) t.Dispose();
         throw new CheckpointFormatException(

@@ -36,7 +36,7 @@ internal sealed class TorchPickleResolver(string source) : IPickleResolver
         var full = module + "." + name;
         if (Allowed.Contains(full)) return new PickleGlobal(module, name);
         throw new CheckpointFormatException(
-            $"{source}: refusing to unpickle global '{full}': a checkpoint is data, not code. {Hint(module)}");
+            $"{source}: refusing to unpickle global '{InputText.Clip(full)}': a checkpoint is data, not code. {Hint(module)}");
     }
 
     private static string Hint(string module) =>
@@ -110,7 +110,7 @@ internal sealed class TorchPickleResolver(string source) : IPickleResolver
         if (_storages.TryGetValue(key, out var known))
         {
             if (known.Dtype != type.Dtype)
-                throw Error($"storage '{key}' is viewed as both {known.Dtype.Type} and {type.Dtype.Type}, which is not supported");
+                throw Error($"storage '{InputText.Clip(key)}' is viewed as both {known.Dtype.Type} and {type.Dtype.Type}, which is not supported");
             return known; // like torch.load: the first reference fixes the storage
         }
         return _storages[key] = new TorchStorageRef(key, type.Dtype, numel);

@@ -19,5 +19,5 @@ internal sealed class TorchTensorRecipe(TorchStorageRef storage, long offset, lo
     public long[] Stride { get; } = stride;
 
     public override string ToString() =>
-        $"{Storage.Dtype.Type} view of storage '{Storage.Key}' (offset {Offset}, size [{string.Join(", ", Size)}], stride [{string.Join(", ", Stride)}])";
+        $"{Storage.Dtype.Type} view of storage '{InputText.Clip(Storage.Key)}' (offset {Offset}, size [{string.Join(", ", Size)}], stride [{string.Join(", ", Stride)}])";
 }

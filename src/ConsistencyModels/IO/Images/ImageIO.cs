@@ -77,10 +77,14 @@ public static class ImageIO
         Encode(path, SKEncodedImageFormat.Png, hwc, h, w, c);
     }
 
-    /// <summary>Decodes an image to RGB HWC bytes; alpha is dropped (not composited) and EXIF orientation ignored, like PIL's convert("RGB").</summary>
-    public static (byte[] data, int h, int w) LoadRgb(string path)
+    /// <summary>
+    /// Decodes an image to RGB HWC bytes; alpha is dropped (not composited) and EXIF orientation ignored, like PIL's
+    /// convert("RGB"). An image larger than <see cref="ReadLimits.MaxImageSide"/> a side is refused from its header
+    /// (<see cref="ImageTooLargeException"/>) before any pixel is decoded.
+    /// </summary>
+    public static (byte[] data, int h, int w) LoadRgb(string path, ReadLimits? limits = null)
     {
-        var (rgba, h, w) = DecodeRgba(path);
+        var (rgba, h, w) = DecodeRgba(path, limits ?? ReadLimits.Default);
         var rgb = new byte[(long)h * w * 3];
         for (long i = 0, j = 0; j < rgb.LongLength; i += 4, j += 3)
         {
@@ -91,10 +95,13 @@ public static class ImageIO
         return (rgb, h, w);
     }
 
-    /// <summary>Decodes an image to grayscale HW bytes with PIL's convert("L") weights (ITU-R 601-2, rounded); gray images come back unchanged.</summary>
-    public static (byte[] data, int h, int w) LoadGray(string path)
+    /// <summary>
+    /// Decodes an image to grayscale HW bytes with PIL's convert("L") weights (ITU-R 601-2, rounded); gray images come
+    /// back unchanged. Size limit as in <see cref="LoadRgb"/>.
+    /// </summary>
+    public static (byte[] data, int h, int w) LoadGray(string path, ReadLimits? limits = null)
     {
-        var (rgba, h, w) = DecodeRgba(path);
+        var (rgba, h, w) = DecodeRgba(path, limits ?? ReadLimits.Default);
         var gray = new byte[(long)h * w];
         for (long i = 0, j = 0; j < gray.LongLength; i += 4, j++)
             gray[j] = (byte)((rgba[i] * 19595 + rgba[i + 1] * 38470 + rgba[i + 2] * 7471 + 0x8000) >> 16);
@@ -177,13 +184,31 @@ public static class ImageIO
         AtomicFile.Write(path, encoded.SaveTo);
     }
 
-    static (byte[] rgba, int h, int w) DecodeRgba(string path)
+    /// <summary>Height and width from the image's header, without decoding a pixel (a small file can hold a huge image).</summary>
+    public static (int h, int w) ReadSize(string path)
+    {
+        using var codec = OpenCodec(path);
+        return (codec.Info.Height, codec.Info.Width);
+    }
+
+    static SKCodec OpenCodec(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"Image file '{path}' does not exist.", path);
-        using var codec = SKCodec.Create(path, out var created)
+        // Before opening: a FIFO would block the open.
+        if (InputFiles.IsEmptyOrNotRegular(path))
+            throw new InvalidDataException($"'{path}': {InputFiles.EmptyOrNotRegular}, not an image.");
+        return SKCodec.Create(path, out var created)
             ?? throw new InvalidDataException($"'{path}' is not an image SkiaSharp can decode ({created}).");
+    }
+
+    static (byte[] rgba, int h, int w) DecodeRgba(string path, ReadLimits limits)
+    {
+        using var codec = OpenCodec(path);
+        if (codec.Info.Width > limits.MaxImageSide || codec.Info.Height > limits.MaxImageSide)
+            throw new ImageTooLargeException(
+                $"'{path}' is {codec.Info.Width}x{codec.Info.Height} pixels, above the limit of {limits.MaxImageSide} a side (`MaxImageSide`).");
         // No color space on the destination: pixels come back as stored, with no ICC/gamma conversion (like PIL).
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize64];

@@ -23,8 +23,10 @@ public static partial class Npy
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"npy file '{path}' does not exist.", path);
+        // Before opening: a FIFO would block the open.
+        if (InputFiles.IsEmptyOrNotRegular(path)) throw new InvalidDataException($"'{path}': {InputFiles.EmptyOrNotRegular}, not a .npy array.");
         using var fs = File.OpenRead(path);
-        return ReadFrom(fs, Path.GetFileNameWithoutExtension(path), $"'{path}'");
+        return ReadFrom(fs, Path.GetFileNameWithoutExtension(path), $"'{path}'", fs.Length);
     }
 
     internal static void WriteTo(Stream s, NpyArray array)
@@ -76,11 +78,14 @@ public static partial class Npy
         _ => "(" + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + ")",
     };
 
-    /// <summary>Reads one array from a stream positioned at the magic string.</summary>
-    internal static NpyArray ReadFrom(Stream s, string name, string source)
+    /// <summary>
+    /// Reads one array from a stream positioned at the magic string, of which <paramref name="available"/> bytes (header
+    /// and data) belong to the array: a header whose shape needs more is refused before anything is allocated.
+    /// </summary>
+    internal static NpyArray ReadFrom(Stream s, string name, string source, long available)
     {
-        var (dtype, shape) = ReadHeader(s, name, source);
-        var size = checked(NpyArray.ElementCountOf(shape) * dtype.ItemSize());
+        var (dtype, shape) = ReadHeader(s, name, source, available);
+        var size = NpyArray.ElementCountOf(shape) * dtype.ItemSize(); // fits: ReadHeader checked it against the file
         if (size > Array.MaxLength)
             throw new NotSupportedException($"{source}: array '{name}' has {size} bytes, more than one .NET array can hold.");
         var data = new byte[size];
@@ -88,8 +93,27 @@ public static partial class Npy
         return new NpyArray(name, dtype, shape, data);
     }
 
-    /// <summary>Reads the magic and header of one array, leaving the stream at its data.</summary>
-    internal static (NpyDtype Dtype, long[] Shape) ReadHeader(Stream s, string name, string source)
+    /// <summary>
+    /// Reads the magic and header of one array, leaving the stream at its data. The shape must fit the
+    /// <paramref name="available"/> bytes (header included): sizes come from the file, so they are checked against it.
+    /// </summary>
+    internal static (NpyDtype Dtype, long[] Shape) ReadHeader(Stream s, string name, string source, long available)
+    {
+        var (dtype, shape, headerBytes) = ReadHeaderOnly(s, name, source);
+        long size;
+        try { size = checked(NpyArray.ElementCountOf(shape) * dtype.ItemSize()); }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{source}: array '{InputText.Clip(name)}' has shape {InputText.Clip(ShapeRepr(shape))}, too large for any file.");
+        }
+        if (size > available - headerBytes)
+            throw new InvalidDataException(
+                $"{source}: array '{InputText.Clip(name)}' has shape {InputText.Clip(ShapeRepr(shape))} of {dtype.Descr()} ({size} bytes), " +
+                $"but only {Math.Max(0, available - headerBytes)} bytes follow its header: the file is truncated, corrupt or crafted.");
+        return (dtype, shape);
+    }
+
+    private static (NpyDtype Dtype, long[] Shape, long HeaderBytes) ReadHeaderOnly(Stream s, string name, string source)
     {
         Span<byte> pre = stackalloc byte[8];
         if (ReadAtMost(s, pre) < 8 || !pre[..6].SequenceEqual(Magic))
@@ -121,8 +145,8 @@ public static partial class Npy
         var (dtype, fortran, shape) = ParseHeader(enc.GetString(hbytes), source);
         if (fortran)
             throw new NotSupportedException(
-                $"{source}: array '{name}' is stored in Fortran order; only C order is supported (save np.ascontiguousarray(arr) instead).");
-        return (dtype, shape);
+                $"{source}: array '{InputText.Clip(name)}' is stored in Fortran order; only C order is supported (save np.ascontiguousarray(arr) instead).");
+        return (dtype, shape, 8 + (major == 1 ? 2 : 4) + hlen);
     }
 
     /// <summary>Parses the Python dict literal numpy writes (keys in any order, either quote style).</summary>
@@ -130,24 +154,24 @@ public static partial class Npy
     {
         var h = header.Trim();
         if (!h.StartsWith('{') || !h.EndsWith('}'))
-            throw new InvalidDataException($"{source}: .npy header is not a dict: {header.TrimEnd()}");
+            throw new InvalidDataException($"{source}: .npy header is not a dict: {InputText.Clip(header.TrimEnd())}");
         var descr = DescrRegex().Match(h);
         if (!descr.Success)
         {
             if (Regex.IsMatch(h, @"['""]descr['""]\s*:\s*\["))
                 throw new NotSupportedException($"{source}: structured (record) numpy dtypes are not supported.");
-            throw new InvalidDataException($"{source}: .npy header has no 'descr': {h}");
+            throw new InvalidDataException($"{source}: .npy header has no 'descr': {InputText.Clip(h)}");
         }
         var fortran = FortranRegex().Match(h);
         var shape = ShapeRegex().Match(h);
         if (!fortran.Success || !shape.Success)
-            throw new InvalidDataException($"{source}: .npy header lacks 'fortran_order' or 'shape': {h}");
+            throw new InvalidDataException($"{source}: .npy header lacks 'fortran_order' or 'shape': {InputText.Clip(h)}");
 
         var dims = shape.Groups[1].Value
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(d => long.TryParse(d.TrimEnd('L', 'l'), NumberStyles.None, CultureInfo.InvariantCulture, out var v)
                 ? v
-                : throw new InvalidDataException($"{source}: bad dimension '{d}' in .npy shape {shape.Value}."))
+                : throw new InvalidDataException($"{source}: bad dimension '{InputText.Clip(d)}' in .npy shape {InputText.Clip(shape.Value)}."))
             .ToArray();
         return (NpyDtypeExtensions.ParseDescr(descr.Groups[1].Value), fortran.Groups[1].Value == "True", dims);
     }

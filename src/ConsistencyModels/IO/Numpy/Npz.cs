@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.IO.Hashing;
 using ConsistencyModels.IO.Zip;
 
 namespace ConsistencyModels.IO.Numpy;
@@ -26,12 +27,15 @@ public static class Npz
 
     /// <summary>
     /// Reads every .npy entry (stored or deflated) keyed by its name without ".npy", in archive order; with
-    /// <paramref name="include"/>, only the entries it accepts (the others are not decompressed).
+    /// <paramref name="include"/>, only the entries it accepts (the others are not decompressed). Each entry's shape
+    /// must fit its size and its CRC-32 must match, so a crafted header or a corrupted file fails instead of being read.
     /// </summary>
     public static IReadOnlyDictionary<string, NpyArray> Read(string path, Func<string, bool>? include = null)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"npz file '{path}' does not exist.", path);
+        // Before opening: a FIFO would block the open.
+        if (InputFiles.IsEmptyOrNotRegular(path)) throw new InvalidDataException($"'{path}': {InputFiles.EmptyOrNotRegular}, not an npz archive.");
         using var fs = File.OpenRead(path);
         ZipArchive zip;
         try
@@ -52,8 +56,13 @@ public static class Npz
                     continue; // numpy exposes other members as raw bytes; they have no NpyArray form
                 var name = entry.FullName[..^4];
                 if (include is not null && !include(name)) continue;
-                using var es = entry.Open();
-                result[name] = Npy.ReadFrom(es, name, $"'{path}' entry '{entry.FullName}'");
+                var source = $"'{path}' entry '{InputText.Clip(entry.FullName)}'";
+                using var es = new CrcReadStream(entry.Open());
+                result[name] = Npy.ReadFrom(es, name, source, entry.Length);
+                // ZipArchive does not check it (numpy's zipfile does): a flipped byte would otherwise be read as data.
+                uint crc = es.Finish();
+                if (crc != entry.Crc32)
+                    throw new InvalidDataException($"{source} fails its CRC-32 check (stored {entry.Crc32:x8}, computed {crc:x8}): the file is corrupt.");
             }
             return result;
         }
@@ -74,7 +83,7 @@ public static class Npz
             foreach (var entry in zip.Entries.Where(e => e.FullName.EndsWith(".npy", StringComparison.Ordinal)))
             {
                 using var es = entry.Open();
-                result[entry.FullName[..^4]] = Npy.ReadHeader(es, entry.FullName[..^4], $"'{path}' entry '{entry.FullName}'");
+                result[entry.FullName[..^4]] = Npy.ReadHeader(es, entry.FullName[..^4], $"'{path}' entry '{InputText.Clip(entry.FullName)}'", entry.Length);
             }
             return result;
         }
@@ -100,5 +109,43 @@ public static class Npz
             });
         }
         zip.Finish();
+    }
+
+    /// <summary>Passes reads through and keeps the CRC-32 of everything read; <see cref="Finish"/> reads the rest.</summary>
+    private sealed class CrcReadStream(Stream inner) : Stream
+    {
+        private readonly Crc32 _crc = new();
+
+        public uint Finish()
+        {
+            var buffer = new byte[1 << 16];
+            while (Read(buffer, 0, buffer.Length) > 0) { }
+            return _crc.GetCurrentHashAsUInt32();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            _crc.Append(buffer[..n]);
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }
