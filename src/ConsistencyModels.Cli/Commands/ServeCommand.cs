@@ -27,10 +27,18 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--threads <N>"), Description("CPU threads for libtorch.")]
         public int? Threads { get; init; }
 
+        [CommandOption("--max-steps <N>"), Description("Most sampler steps (and sigmas) one job may ask for (default 1000); more get HTTP 400.")]
+        public int MaxSteps { get; init; } = new StudioLimits().MaxSteps;
+
+        [CommandOption("--max-count <N>"), Description("Most images one generate job may ask for (default 64); more get HTTP 400.")]
+        public int MaxCount { get; init; } = new StudioLimits().MaxCount;
+
         // Kestrel reads any other host name (e.g. a typo) as "every interface": only addresses and localhost are taken.
         public override ValidationResult Validate() =>
             Port is < 0 or > 65535 ? ValidationResult.Error($"--port {Port} is not a port")
             : Queue < 1 ? ValidationResult.Error("--queue must be at least 1")
+            : MaxSteps < 1 ? ValidationResult.Error("--max-steps must be at least 1")
+            : MaxCount < 1 ? ValidationResult.Error("--max-count must be at least 1")
             : !IsAddressOrLocalhost(Host) ? ValidationResult.Error($"--host must be an IP address or localhost (got '{Host}'); 0.0.0.0 or :: listen on every interface")
             : ValidationResult.Success();
 
@@ -48,7 +56,7 @@ internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         if (s.Threads is int t) TorchSharp.torch.set_num_threads(t);
         using var models = new StudioModels(s.Checkpoints);
         using var jobs = new StudioJobs(s.Queue);
-        await using var app = StudioServer.Build(s.Host, s.Port, models, jobs);
+        await using var app = StudioServer.Build(s.Host, s.Port, models, jobs, new StudioLimits(s.MaxSteps, s.MaxCount));
         await app.StartAsync(cancellationToken);
         // Load the built-in model now, so that the first click is as quick as the next ones.
         _ = Task.Run(() => models.Pipeline(models.Get(Presets.BuiltInModels.DefaultName)), cancellationToken);

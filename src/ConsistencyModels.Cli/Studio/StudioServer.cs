@@ -17,12 +17,16 @@ namespace ConsistencyModels.Cli.Studio;
 /// <summary>Body of POST /api/generate; every field optional but the model defaults to the built-in one.</summary>
 internal sealed record GenerateBody(string? Model, string? Sampler, int? Steps, int[]? Ts, long? Seed, int[]? ClassLabels, int? Count, double[]? Sigmas = null);
 
+/// <summary>What one job may ask for: a request beyond these is refused with 400 (<c>cm serve --max-steps/--max-count</c> raise them).</summary>
+internal sealed record StudioLimits(int MaxSteps = 1000, int MaxCount = 64);
+
 internal static class StudioServer
 {
-    public const int MaxSamples = 64, MaxUploadBytes = 10 << 20;
+    public const int MaxUploadBytes = 10 << 20;
 
-    public static WebApplication Build(string host, int port, StudioModels models, StudioJobs jobs)
+    public static WebApplication Build(string host, int port, StudioModels models, StudioJobs jobs, StudioLimits? limits = null)
     {
+        limits ??= new StudioLimits();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://{host}:{port}");
         builder.Logging.ClearProviders();
@@ -38,19 +42,42 @@ internal static class StudioServer
             catch (BadHttpRequestException e) { await Error(ctx, e.StatusCode, e.InnerException is System.Text.Json.JsonException j ? $"invalid JSON: {j.Message}" : e.Message); }
             catch (Exception e) when (!ctx.Response.HasStarted) { await Error(ctx, 500, $"internal error: {e.GetType().Name}: {e.Message}"); }
         });
+        // Before any route: a rebound DNS name is not this server, and another site's page may not start or cancel jobs.
+        app.Use(async (ctx, next) =>
+        {
+            var request = ctx.Request;
+            if (!StudioOrigin.IsKnownHost(request.Host, host, ctx.Connection.LocalPort))
+                await Error(ctx, 400, $"unknown Host '{request.Host}': open the studio by its address (http://{host}:{ctx.Connection.LocalPort}, or localhost)");
+            else if (StudioOrigin.ChangesState(request.Method) && !StudioOrigin.IsSameOrigin(request.Headers.Origin, request.Headers["Sec-Fetch-Site"], request.Host))
+                await Error(ctx, 403, $"cross-origin request refused (Origin '{request.Headers.Origin}', Sec-Fetch-Site '{request.Headers["Sec-Fetch-Site"]}'): " +
+                                      $"only the studio's own page at http://{request.Host} may start or cancel jobs");
+            else await next(ctx);
+        });
 
         app.MapGet("/", () => Static("index.html", "text/html; charset=utf-8"));
         app.MapGet("/studio.js", () => Static("studio.js", "text/javascript; charset=utf-8"));
         app.MapGet("/studio.css", () => Static("studio.css", "text/css; charset=utf-8"));
         app.MapGet("/api/models", () => Results.Json(models.All.Select(m => m.Describe())));
-        app.MapPost("/api/generate", (GenerateBody body) => Guard(() => Generate(body, models, jobs)));
+        app.MapPost("/api/generate", (GenerateBody body) => Guard(() => Generate(body, models, jobs, limits)));
         app.MapPost("/api/edit", async (HttpRequest request) =>
         {
             if (!request.HasFormContentType) return Results.BadRequest(new { error = "send the edit as multipart/form-data (fields: model, task, image, mask, seed)" });
-            var form = await request.ReadFormAsync();
+            IFormCollection form;
+            try { form = await request.ReadFormAsync(); }
+            catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+            {
+                // The form reader's own limit (not Kestrel's, which answers 413 itself) throws a plain InvalidDataException.
+                return Results.Json(new { error = $"the upload is over the limit of {MaxUploadBytes >> 20} MB" }, statusCode: StatusCodes.Status413PayloadTooLarge);
+            }
             return Guard(() => Edit(form, models, jobs));
         });
         app.MapGet("/api/jobs/{id}", (string id) => jobs.Get(id) is { } job ? Results.Json(job.Describe()) : NotFound($"no job '{id}'"));
+        app.MapDelete("/api/jobs/{id}", (string id) => jobs.Cancel(id) switch
+        {
+            CancelOutcome.NotFound => NotFound($"no job '{id}'"),
+            CancelOutcome.AlreadyFinished => Results.Json(new { error = $"job '{id}' has already ended ({jobs.Get(id)?.Status.ToString().ToLowerInvariant()})" }, statusCode: StatusCodes.Status409Conflict),
+            _ => Results.Json(jobs.Get(id)!.Describe()),
+        });
         app.MapGet("/api/jobs/{id}/grid.png", (string id) => File(jobs, id, "grid.png"));
         app.MapGet("/api/jobs/{id}/images/{k:int}.png", (string id, int k) => File(jobs, id, $"{k:D4}.png"));
         return app;
@@ -78,11 +105,15 @@ internal static class StudioServer
         ? Results.Json(new { error = "the job queue is full: wait for running jobs to finish" }, statusCode: 429)
         : Results.Accepted($"/api/jobs/{job.Id}", job.Describe());
 
-    private static IResult Generate(GenerateBody body, StudioModels models, StudioJobs jobs)
+    private static IResult Generate(GenerateBody body, StudioModels models, StudioJobs jobs, StudioLimits limits)
     {
         var m = models.Get(body.Model ?? Presets.BuiltInModels.DefaultName);
-        int count = body.Count ?? 8;
-        if (count is < 1 or > MaxSamples) throw new ArgumentException($"count must be 1-{MaxSamples} (got {count})");
+        int count = body.Count ?? 8, steps = body.Steps ?? m.Spec.Steps;
+        // One worker serves everyone: a job may not hold it for hours (DELETE /api/jobs/{id} stops one that runs long anyway).
+        if (count is < 1 || count > limits.MaxCount) throw new ArgumentException($"count must be 1-{limits.MaxCount} (got {count}); cm serve --max-count raises the limit");
+        if (steps < 1 || steps > limits.MaxSteps) throw new ArgumentException($"steps must be 1-{limits.MaxSteps} (got {steps}); cm serve --max-steps raises the limit");
+        if (body.Sigmas is { Length: var levels } && levels > limits.MaxSteps)
+            throw new ArgumentException($"sigmas has {levels} levels; the limit is {limits.MaxSteps} (cm serve --max-steps raises it)");
         var sampler = body.Sampler is not null ? Parse.Sampler(body.Sampler) : body.Sigmas is not null ? SamplerKind.Multistep : m.Spec.DefaultSampler;
         IReadOnlyList<int>? ts = sampler == SamplerKind.Multistep && body.Sigmas is null ? body.Ts ?? m.Spec.TwoStepTs
             ?? throw new ArgumentException("multistep needs ts (grid indices, e.g. [0, 22, 39]) or sigmas (e.g. [80, 0.821])") : null;
@@ -90,14 +121,14 @@ internal static class StudioServer
         {
             NumSamples = count, BatchSize = count, Seed = body.Seed ?? 42, Generator = m.Spec.DefaultGenerator,
             ClassLabels = body.ClassLabels is { Length: > 0 } labels ? labels : null,
-            Sampling = new SamplingOptions { Sampler = sampler, Steps = body.Steps ?? m.Spec.Steps, Ts = ts, Sigmas = body.Sigmas },
+            Sampling = new SamplingOptions { Sampler = sampler, Steps = steps, Ts = ts, Sigmas = body.Sigmas },
         }.Validate(m.Config);                                             // bad input answers 400 now, not later in the job
         return Queued(jobs.TryEnqueue("generate", job =>
         {
             job.Total = request.Sampling.Evaluations;
             var pipeline = models.Pipeline(m);
             var progress = new SyncProgress<GenerationProgress>(p => job.Done = p.Evaluation);
-            WriteImages(job, pipeline.Generate(request, progress), columns: Math.Min(count, 8));
+            WriteImages(job, pipeline.Generate(request, progress, job.Cancellation), columns: Math.Min(count, 8));
         }));
     }
 
@@ -107,8 +138,7 @@ internal static class StudioServer
         var task = Parse.EditTask(form["task"].FirstOrDefault() ?? throw new ArgumentException("task is required: inpaint, colorize, superres, stroke, denoise or interpolate"));
         int size = m.Config.ImageSize, channels = m.Config.InChannels;
         long seed = long.TryParse(form["seed"].FirstOrDefault(), out var sd) ? sd : 42;
-        var folder = Path.Combine(Path.GetTempPath(), $"cm-studio-upload-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
+        var folder = jobs.NewUploadFolder();
         try
         {
             Tensor? images = null, mask = null;
@@ -134,12 +164,15 @@ internal static class StudioServer
             return Queued(jobs.TryEnqueue("edit", job =>
             {
                 using var scope = NewDisposeScope();
-                var pipeline = models.Pipeline(m);
-                job.Total = request.Evaluations;
-                var r = ImageEditor.Edit(pipeline, request, step => job.Done = step.Evaluation);
-                WriteImages(job, r.Grid(), r.Columns);
-                job.Note = r.Reference is null ? "one row per pair of latents" : "reference | input | result";
-                images?.Dispose(); mask?.Dispose();
+                try
+                {
+                    var pipeline = models.Pipeline(m);
+                    job.Total = request.Evaluations;
+                    var r = ImageEditor.Edit(pipeline, request, step => job.Done = step.Evaluation, job.Cancellation);
+                    WriteImages(job, r.Grid(), r.Columns);
+                    job.Note = r.Reference is null ? "one row per pair of latents" : "reference | input | result";
+                }
+                finally { images?.Dispose(); mask?.Dispose(); }
             }));
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)

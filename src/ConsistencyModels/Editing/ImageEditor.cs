@@ -56,7 +56,8 @@ public sealed record EditResult(ImageBatch? Reference, ImageBatch? Degraded, Ima
 
 public static class ImageEditor
 {
-    public static EditResult Edit(ConsistencyPipeline pipeline, EditRequest r, Action<SamplerStep>? callback = null)
+    /// <summary>Runs <paramref name="r"/>; <paramref name="cancel"/> is observed before every network evaluation.</summary>
+    public static EditResult Edit(ConsistencyPipeline pipeline, EditRequest r, Action<SamplerStep>? callback = null, CancellationToken cancel = default)
     {
         var config = pipeline.Config;
         int c = config.InChannels, s = config.ImageSize;
@@ -67,7 +68,7 @@ public static class ImageEditor
             throw new ArgumentException($"input images are [{string.Join(", ", img.shape)}], the model needs [B, {c}, {s}, {s}]");
         r.Task.CheckModel(config);
         var labels = Labels(r.ClassLabels, n, config.ResolvedNumClasses);
-        var f = pipeline.CreateDenoiser(labels is null ? null : tensor(labels, device: pipeline.Device));
+        var f = pipeline.CreateDenoiser(labels is null ? null : tensor(labels, device: pipeline.Device)).Cancellable(cancel);
         using var rng = SampleGenerators.Create(r.Generator, n, r.Seed);
         var device = pipeline.Device;
 

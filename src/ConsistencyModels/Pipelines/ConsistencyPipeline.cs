@@ -141,7 +141,7 @@ public sealed class ConsistencyPipeline : IDisposable
                 var y = labels is null ? null
                     : tensor(Enumerable.Range(done, bs).Select(i => labels[Math.Min(i, n - 1)]).ToArray()).to(Device);
                 var x = KarrasSample.Sample(CreateDenoiser(y, request.Sampling.ClipDenoised), [bs, ch, size, size], request.Sampling, rng,
-                    Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, end, step.Evaluation, evals)));
+                    Preconditioning, Device, step => progress?.Report(new GenerationProgress(batchIndex + 1, batches, doneSoFar, end, step.Evaluation, evals)), cancel);
                 bytes = ImageIO.ToUint8Nhwc(x[..keep]).cpu().bytes.ToArray();
             }
             var batchLabels = labels?[done..(done + keep)];

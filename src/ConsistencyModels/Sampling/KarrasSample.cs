@@ -53,11 +53,15 @@ public sealed record SamplingOptions
 
 public static class KarrasSample
 {
-    /// <summary>Draws x_T from <paramref name="rng"/> and samples; returns images in [-1, 1].</summary>
+    /// <summary>
+    /// Draws x_T from <paramref name="rng"/> and samples; returns images in [-1, 1]. <paramref name="cancel"/> is
+    /// observed before every network evaluation (<see cref="OperationCanceledException"/>).
+    /// </summary>
     public static Tensor Sample(Denoiser f, long[] shape, SamplingOptions o, ISampleGenerator rng, KarrasDenoiser d,
-                                Device? device = null, Action<SamplerStep>? callback = null)
+                                Device? device = null, Action<SamplerStep>? callback = null, CancellationToken cancel = default)
     {
         o.Validate(d.SigmaMin, d.SigmaMax, d.Rho);
+        f = f.Cancellable(cancel);
         using var scope = NewDisposeScope();
         var sigmas = KarrasSchedule.GetSigmasKarras(o.Sampler == SamplerKind.ProgDist ? o.Steps + 1 : o.Steps, d.SigmaMin, d.SigmaMax, d.Rho, device);
         var xT = rng.Randn(shape, device) * d.SigmaMax;

@@ -1,4 +1,7 @@
-// The samplers' shared loop: the caller's input survives, intermediate states are freed, zero iterations give an alias.
+// The samplers' shared loop: the caller's input survives, intermediate states are freed, zero iterations give an alias;
+// a cancelled token stops every sampler before its next network evaluation.
+using ConsistencyModels.Diffusion;
+using ConsistencyModels.Nn;
 using ConsistencyModels.Sampling;
 using Xunit;
 using static TorchSharp.torch;
@@ -31,5 +34,25 @@ public class SamplerLoopTests
         Assert.NotSame(x, result);
         result.Dispose();
         Assert.Equal(2f, x.sum().item<float>());
+    }
+
+    [Theory]
+    [InlineData(SamplerKind.Heun)]
+    [InlineData(SamplerKind.Euler)]
+    [InlineData(SamplerKind.Dpm)]
+    public void ACancelledTokenStopsTheSamplerBetweenEvaluations(SamplerKind sampler)
+    {
+        using var cancel = new CancellationTokenSource();
+        int calls = 0;
+        Denoiser f = (x, sigma) =>
+        {
+            if (++calls == 3) cancel.Cancel();
+            return zeros_like(x);
+        };
+        using var rng = SampleGenerators.Create(GeneratorKind.Determ, 2, 0);
+        var options = new SamplingOptions { Sampler = sampler, Steps = 1000 };
+        Assert.Throws<OperationCanceledException>(() =>
+            KarrasSample.Sample(f, [2, 1, 4, 4], options, rng, new KarrasDenoiser(DenoiserKind.Consistency), cancel: cancel.Token));
+        Assert.Equal(3, calls);
     }
 }

@@ -10,29 +10,32 @@ using Xunit;
 
 namespace ConsistencyModels.Tests.Studio;
 
-public sealed class StudioServerFixture : IDisposable
+/// <summary>A real `cm serve` on a free loopback port, with extra arguments and environment; killed on dispose.</summary>
+public class StudioProcess : IDisposable
 {
     public Process Server { get; }
     public HttpClient Http { get; }
-    public string Output => _output.ToString();
+    public int Port { get; }
+    public string Output { get { lock (_output) return _output.ToString(); } }
     private readonly System.Text.StringBuilder _output = new();
 
-    public StudioServerFixture()
+    public StudioProcess(string[] args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        Port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "cm.dll"), "serve", "--port", port.ToString(), "--queue", "4" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "cm.dll"), "serve", "--port", Port.ToString() }.Concat(args)) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
         psi.Environment["CM_CACHE_DIR"] = Cli.CmProcess.EmptyCache;
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         Server = Process.Start(psi)!;
         Server.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
         Server.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
         Server.BeginOutputReadLine();
         Server.BeginErrorReadLine();
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromMinutes(2) };
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(60))
         {
@@ -49,8 +52,11 @@ public sealed class StudioServerFixture : IDisposable
         Http.Dispose();
         if (!Server.HasExited) Server.Kill(true);
         Server.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
+
+public sealed class StudioServerFixture() : StudioProcess(["--queue", "4"]);
 
 public class StudioApiTests(StudioServerFixture studio) : IClassFixture<StudioServerFixture>
 {

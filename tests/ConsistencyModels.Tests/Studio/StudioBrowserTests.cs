@@ -1,5 +1,5 @@
 // The studio page in a real browser (Debian's headless Chromium through chromedriver): generate, paint a mask, inpaint,
-// see errors in words. .ci/run installs chromium and chromium-driver.
+// see errors in words, cancel a long job (the browser's own Origin and Sec-Fetch-Site headers pass the studio's checks). .ci/run installs chromium and chromium-driver.
 using ConsistencyModels.IO.Images;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
@@ -102,5 +102,24 @@ public class StudioBrowserTests(StudioServerFixture studio) : IClassFixture<Stud
         // The page still works afterwards.
         driver.FindElement(By.Id("generate")).Click();
         WaitFor(driver, d => d.FindElement(By.Id("error")).Text.Length == 0 && (d.FindElement(By.Id("result")).GetAttribute("src") ?? "").Contains("/api/jobs/") ? d.FindElement(By.Id("result")) : null);
+    }
+
+    [SkippableFact]
+    public void TheCancelButtonStopsARunningJob()
+    {
+        using var driver = OpenStudio();
+        Assert.False(driver.FindElement(By.Id("cancel")).Enabled);
+        new SelectElement(driver.FindElement(By.Id("class-label"))).SelectByValue("2");
+        new SelectElement(driver.FindElement(By.Id("sampler"))).SelectByText("heun");
+        driver.FindElement(By.Id("steps")).SendKeys("1000");
+        driver.FindElement(By.Id("count")).Clear();
+        driver.FindElement(By.Id("count")).SendKeys("64");
+        driver.FindElement(By.Id("generate")).Click();
+        WaitFor(driver, d => d.FindElement(By.Id("status")) is { Text: "generate: running" } e ? e : null);
+        driver.FindElement(By.Id("cancel")).Click();
+        WaitFor(driver, d => d.FindElement(By.Id("status")) is { Text: "generate: cancelled" } e ? e : null);
+        Assert.Equal("", driver.FindElement(By.Id("error")).Text);
+        WaitFor(driver, d => d.FindElement(By.Id("generate")) is { Enabled: true } e ? e : null);
+        Assert.False(driver.FindElement(By.Id("cancel")).Enabled);
     }
 }

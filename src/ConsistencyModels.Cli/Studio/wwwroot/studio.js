@@ -37,14 +37,23 @@ async function loadModels() {
 
 function showError(message) { $("error").textContent = message || ""; }
 
+let currentJob = null;
+
 async function follow(job) {
   $("progress").value = 0;
   $("status").textContent = `${job.kind}: queued`;
+  currentJob = job.id;
+  $("cancel").disabled = false;
+  try { await poll(job); } finally { currentJob = null; $("cancel").disabled = true; }
+}
+
+async function poll(job) {
   for (;;) {
     job = await api(`/api/jobs/${job.id}`);
     $("progress").max = Math.max(job.total, 1);
     $("progress").value = job.done;
     $("status").textContent = `${job.kind}: ${job.status}`;
+    if (job.status === "cancelled") return;
     if (job.status === "done") {
       $("result").src = job.grid + `?t=${Date.now()}`;
       $("download").href = job.grid;
@@ -139,6 +148,12 @@ $("edit").addEventListener("click", () => run(async () => {
   const job = await api("/api/edit", { method: "POST", body: form });
   await follow(job);
 }));
+
+// Stops the followed job: a queued one at once, a running one before its next network evaluation.
+$("cancel").addEventListener("click", async () => {
+  if (!currentJob) return;
+  try { await api(`/api/jobs/${currentJob}`, { method: "DELETE" }); } catch (e) { showError(e.message); }
+});
 
 $("model").addEventListener("change", fillClasses);
 loadModels().catch((e) => showError(`could not list models: ${e.message}`));

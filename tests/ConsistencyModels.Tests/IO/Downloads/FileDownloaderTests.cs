@@ -1,4 +1,5 @@
-// Downloads against a loopback HTTP server: complete, resumed, 404, HTML, truncated archive, corruption on reload, concurrency.
+// Downloads against a loopback HTTP server: complete, resumed (If-Range), retried after a stall, a file changed between
+// attempts, 404, HTML, truncated archive, corruption on reload, concurrency.
 using ConsistencyModels.Presets;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.IO.Downloads;
@@ -37,8 +38,12 @@ public class FileDownloaderTests
             foreach (var (item, bytes) in files) Server.Add(item.RelativeUrl, bytes);
         }
 
+        /// <summary>Quick retries, so that a test with stalls takes a second, not minutes.</summary>
+        public DownloadOptions Options { get; set; } = new() { StallTimeout = TimeSpan.FromSeconds(5), RetryDelay = TimeSpan.Zero };
+
         public Task<CacheEntry> Download(DownloadItem item, IProgress<DownloadProgress>? progress = null) =>
-            new FileDownloader(_http).DownloadAsync(item, Cache.Path, Server.BaseUrl, progress: progress);
+            new FileDownloader(_http, Options).DownloadAsync(item, Cache.Path, Server.BaseUrl, progress: progress)
+                .WaitAsync(TimeSpan.FromSeconds(60));                     // a hang fails the test instead of the run
 
         public void Dispose() { _http.Dispose(); Server.Dispose(); Cache.Dispose(); }
     }
@@ -64,12 +69,16 @@ public class FileDownloaderTests
         Assert.Equal(requests, h.Server.RangeHeaders.Count);
     }
 
-    [Fact]
-    public async Task InterruptedDownloadResumesWithARangeRequest()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InterruptedDownloadResumesWithARangeRequestNamingTheVersion(bool lastModifiedOnly)
     {
         var bytes = CheckpointBytes(500_000, 2);
         using var h = new Harness((L2, bytes));
         h.Server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
+        h.Server.SendValidators = lastModifiedOnly ? LoopbackFileServer.Validators.LastModified : LoopbackFileServer.Validators.ETag;
+        h.Options = h.Options with { Attempts = 1 };
         var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
         Assert.Contains("run the same command again to resume", e.Message);
         long partial = new FileInfo(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix)).Length;
@@ -78,6 +87,83 @@ public class FileDownloaderTests
 
         await h.Download(L2);
         Assert.Equal($"bytes={partial}-", h.Server.RangeHeaders[^1]);
+        Assert.NotNull(h.Server.IfRangeHeaders[^1]);
+        Assert.Equal(206, h.Server.StatusCodes[^1]);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
+        Assert.Empty(Directory.EnumerateFiles(h.Cache.Path, "*.partial*"));
+    }
+
+    [Fact]
+    public async Task ABrokenConnectionIsResumedByTheNextAttempt()
+    {
+        var bytes = CheckpointBytes(500_000, 12);
+        using var h = new Harness((L2, bytes));
+        h.Server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
+        await h.Download(L2);                                             // one call: the retry resumes
+        Assert.Equal([200, 206], h.Server.StatusCodes);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
+    }
+
+    [Fact]
+    public async Task AStalledServerIsDroppedRetriedAndReportedInOneLine()
+    {
+        // Headers and 10 bytes, then silence: the download used to wait forever.
+        var bytes = CheckpointBytes(50_000, 13);
+        using var h = new Harness((L2, bytes));
+        h.Options = h.Options with { StallTimeout = TimeSpan.FromSeconds(1), Attempts = 2 };
+        h.Server.Behaviour = LoopbackFileServer.Mode.StallAlways;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+        string expected = $"{L2.Url(h.Server.BaseUrl)}: no data for 1 s after 20 of {bytes.Length:N0} bytes; gave up after 2 attempts: run the same command again to resume";
+        Assert.True(e.Message == expected, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+        Assert.Equal(2, h.Server.RangeHeaders.Count);
+        Assert.Equal("bytes=10-", h.Server.RangeHeaders[1]);              // the second attempt resumed (and got 10 more)
+
+        // A server that never answers at all.
+        h.Server.Behaviour = LoopbackFileServer.Mode.Silent;
+        e = await Assert.ThrowsAsync<DownloadException>(() => h.Download(L2));
+        Assert.Contains("no data for 1 s (no answer)", e.Message);
+
+        // A stall once: the next attempt continues and the file lands.
+        h.Server.Behaviour = LoopbackFileServer.Mode.StallFirstResponse;
+        File.Delete(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix));
+        await h.Download(L2);
+        Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AFileChangedOnTheServerBetweenAttemptsRestartsFromZero(bool serverHonoursIfRange)
+    {
+        // Same size, other content: a resumed download would splice the old head onto the new tail, and the zip
+        // directory (in the tail) would still open.
+        byte[] old = CheckpointBytes(100_000, 14), changed = CheckpointBytes(100_000, 15);
+        Assert.Equal(old.Length, changed.Length);
+        using var h = new Harness((L2, old));
+        h.Server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
+        h.Server.HonourIfRange = serverHonoursIfRange;
+        h.Server.AfterTruncation = () => h.Server.Add(L2.RelativeUrl, changed);
+        // As a user would: run the same command again if the first run fails.
+        try { await h.Download(L2); }
+        catch (DownloadException) { await h.Download(L2); }
+        Assert.Equal(changed, File.ReadAllBytes(h.Cache.File(L2.FileName)));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(changed)), new CacheManifest(h.Cache.Path).Read()[L2.FileName].Sha256);
+        Assert.Equal(200, h.Server.StatusCodes[^1]);                       // the whole new file, from byte 0
+    }
+
+    [Fact]
+    public async Task APartialFileOfUnknownVersionIsNotContinued()
+    {
+        // A server without ETag or Last-Modified gives no way to know the rest belongs to the same file: start over.
+        var bytes = CheckpointBytes(100_000, 16);
+        using var h = new Harness((L2, bytes));
+        h.Server.SendValidators = LoopbackFileServer.Validators.None;
+        h.Server.Behaviour = LoopbackFileServer.Mode.TruncateFirstResponse;
+        await h.Download(L2);
+        Assert.Equal([null, null], h.Server.RangeHeaders);
         Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
     }
 
@@ -87,8 +173,10 @@ public class FileDownloaderTests
         var bytes = CheckpointBytes(100_000, 3);
         using var h = new Harness((L2, bytes));
         File.WriteAllBytes(h.Cache.File(L2.FileName + FileDownloader.PartialSuffix), bytes.AsSpan(0, 1000).ToArray());
+        File.WriteAllText(h.Cache.File(L2.FileName + FileDownloader.ValidatorSuffix), h.Server.ETag(L2.RelativeUrl));
         h.Server.Behaviour = LoopbackFileServer.Mode.IgnoreRanges;
         await h.Download(L2);
+        Assert.Equal("bytes=1000-", h.Server.RangeHeaders[^1]);
         Assert.Equal(bytes, File.ReadAllBytes(h.Cache.File(L2.FileName)));
     }
 
