@@ -96,7 +96,7 @@ public static class OnnxExport
 
         var proto = new ModelProto
         {
-            IrVersion = 8,
+            IrVersion = IrVersionFor(options.Opset),
             ProducerName = "ConsistencyModels",
             ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "",
             DocString = "D(x, sigma[, class_labels]) -> denoised: the UNet with its Karras preconditioning (c_in, c_noise, c_skip, c_out)",
@@ -107,6 +107,9 @@ public static class OnnxExport
             proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return proto;
     }
+
+    // The IR version that introduced each opset (onnx/docs/Versioning.md): runtimes check the pair.
+    private static long IrVersionFor(int opset) => opset switch { <= 18 => 8, <= 20 => 9, _ => 10 };
 
     /// <summary>The metadata_props an exported file carries: everything a runtime needs to sample without the library.</summary>
     public static IReadOnlyList<(string Key, string Value)> Metadata(ModelConfig config, OnnxExportOptions options)
