@@ -33,6 +33,9 @@ internal sealed class ExportOnnxCommand : Command<ExportOnnxCommand.Settings>
         [CommandOption("--opset <N>"), Description("ai.onnx opset of the graph, 13 to 21 (default 17).")]
         public int Opset { get; init; } = 17;
 
+        [CommandOption("--external-data"), Description("Write the weights to FILE.onnx.data beside the graph (ONNX external data). Default: only where one file would pass protobuf's 2 GB limit (the 256 px models).")]
+        public bool ExternalData { get; init; }
+
         public override ValidationResult Validate()
         {
             int sources = (Preset is null ? 0 : 1) + (ModelConfig is null ? 0 : 1) + (Recipe is null ? 0 : 1);
@@ -52,13 +55,14 @@ internal sealed class ExportOnnxCommand : Command<ExportOnnxCommand.Settings>
         using var pipeline = ModelLoading.Load(spec, TorchSharp.torch.CPU, Precision.Fp32);
         var options = new OnnxExportOptions
         {
-            Opset = s.Opset, Sampling = spec.DefaultSampling(), Generator = spec.DefaultGenerator, ClassNames = spec.ClassNames, Name = spec.Name,
+            Opset = s.Opset, ExternalData = s.ExternalData ? true : null, Sampling = spec.DefaultSampling(), Generator = spec.DefaultGenerator, ClassNames = spec.ClassNames, Name = spec.Name,
         };
-        AnsiConsole.Status().Start($"exporting {Markup.Escape(spec.Name)}", _ => OnnxExport.Save(pipeline.Model, s.Output!, options));
+        var files = AnsiConsole.Status().Start($"exporting {Markup.Escape(spec.Name)}", _ => OnnxExport.Save(pipeline.Model, s.Output!, options));
         var c = pipeline.Config;
         AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(s.Output!)}[/]: {Markup.Escape(spec.Name)}, {(c.Denoiser == DenoiserKind.Edm ? "EDM" : "consistency")} denoiser, " +
                                $"{c.InChannels}x{c.ImageSize}x{c.ImageSize}" + (c.ResolvedNumClasses is int k ? $", {k} classes" : ", unconditional") +
-                               $", {pipeline.Model.ParameterCount():N0} parameters, opset {s.Opset}, {new FileInfo(s.Output!).Length / 1e6:F1} MB");
+                               $", {pipeline.Model.ParameterCount():N0} parameters, opset {s.Opset}, {files.Sum(f => new FileInfo(f).Length) / 1e6:F1} MB" +
+                               (files.Count > 1 ? $" (weights in {Markup.Escape(Path.GetFileName(files[1]))})" : ""));
         var io = "inputs: x float32 [batch, C, H, W], sigma float32 [batch]" + (c.ResolvedNumClasses is null ? "" : ", class_labels int64 [batch]") +
                  "; output: denoised (not clamped); see docs/onnx.md";
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(io)}[/]");

@@ -30,6 +30,9 @@ public sealed record OnnxExportOptions
     public IReadOnlyList<string>? ClassNames { get; init; }
     /// <summary>The model's display name (graph name and metadata).</summary>
     public string Name { get; init; } = "consistency_model";
+    /// <summary>Weights in a side file <c>NAME.onnx.data</c> (ONNX external data): null = only where one file would pass
+    /// protobuf's 2 GB limit (the 256 px models), true = always, false = never (an error past 2 GB).</summary>
+    public bool? ExternalData { get; init; }
 }
 
 /// <summary>
@@ -52,20 +55,69 @@ public static class OnnxExport
             ModelConfig = "model_config", Clamp = "clip_denoised";
     }
 
-    // protobuf refuses to write a message of 2 GB or more; external data would lift this (not written yet).
+    // protobuf refuses to write a message of 2 GB or more (the graph itself needs a little room too).
     private const long MaxInlineBytes = int.MaxValue - (64L << 20);
 
-    /// <summary>Writes the ONNX file atomically.</summary>
-    public static void Save(UNetModel model, string path, OnnxExportOptions? options = null)
-    {
-        var proto = Build(model, options);
-        AtomicFile.Write(path, stream => proto.WriteTo(stream));
-    }
-
-    /// <summary>Builds the ONNX model in memory (weights copied as float32).</summary>
-    public static ModelProto Build(UNetModel model, OnnxExportOptions? options = null)
+    /// <summary>
+    /// Writes the ONNX file atomically and, with external data (see <see cref="OnnxExportOptions.ExternalData"/>), the
+    /// weights to <c>{path}.data</c> beside it first. Returns the files written.
+    /// </summary>
+    public static IReadOnlyList<string> Save(UNetModel model, string path, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
+        var proto = BuildUnchecked(model, options, out long weightBytes);
+        bool external = options.ExternalData ?? weightBytes > MaxInlineBytes;
+        if (!external) CheckInlineSize(weightBytes);
+        var written = new List<string>();
+        if (external)
+        {
+            string dataPath = path + ".data";
+            AtomicFile.Write(dataPath, stream => MoveToExternalData(proto.Graph, Path.GetFileName(dataPath), stream));
+            written.Add(dataPath);
+        }
+        AtomicFile.Write(path, stream => proto.WriteTo(stream));
+        written.Insert(0, path);
+        return written;
+    }
+
+    // Initializers above this size go to the side file; the small constants (shapes, scalars) stay inline.
+    private const int ExternalMinBytes = 1024;
+
+    /// <summary>Streams each large initializer's bytes to <paramref name="data"/> (4 KiB-aligned, so runtimes may map them) and points the tensor at them.</summary>
+    private static void MoveToExternalData(GraphProto graph, string location, Stream data)
+    {
+        long offset = 0;
+        foreach (var t in graph.Initializer)
+        {
+            if (t.RawData.Length < ExternalMinBytes) continue;
+            long aligned = (offset + 4095) / 4096 * 4096;
+            if (aligned > offset) { data.Write(new byte[aligned - offset]); offset = aligned; }
+            t.RawData.WriteTo(data);
+            t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+            t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(CultureInfo.InvariantCulture) });
+            t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.RawData.Length.ToString(CultureInfo.InvariantCulture) });
+            t.DataLocation = TensorProto.Types.DataLocation.External;
+            offset += t.RawData.Length;
+            t.RawData = ByteString.Empty;
+        }
+    }
+
+    private static void CheckInlineSize(long weightBytes)
+    {
+        if (weightBytes > MaxInlineBytes)
+            throw new NotSupportedException($"the weights ({weightBytes / 1e9:F2} GB) pass protobuf's 2 GB limit for one ONNX file: export with `ExternalData`");
+    }
+
+    /// <summary>Builds the ONNX model in memory with its weights inline (float32); for files past 2 GB use <see cref="Save"/>.</summary>
+    public static ModelProto Build(UNetModel model, OnnxExportOptions? options = null)
+    {
+        var proto = BuildUnchecked(model, options ?? new OnnxExportOptions(), out long weightBytes);
+        CheckInlineSize(weightBytes);
+        return proto;
+    }
+
+    private static ModelProto BuildUnchecked(UNetModel model, OnnxExportOptions options, out long weightBytes)
+    {
         if (options.Opset is < MinOpset or > MaxOpset)
             throw new ArgumentException($"`Opset` must be between {MinOpset} and {MaxOpset} (got {options.Opset})");
         var config = model.Config;
@@ -91,9 +143,7 @@ public static class OnnxExport
         graph.Proto.Node.Add(new NodeProto { OpType = "Add", Name = "precond/denoised", Input = { outPart, skipPart }, Output = { "denoised" } });
         graph.Proto.Output.Add(OnnxGraph.Value("denoised", DataType.Float, "batch", c, n, n));
 
-        if (graph.InitializerBytes > MaxInlineBytes)
-            throw new NotSupportedException($"the weights ({graph.InitializerBytes / 1e9:F2} GB) exceed protobuf's 2 GB limit for one ONNX file; external data is not written yet");
-
+        weightBytes = graph.InitializerBytes;
         var proto = new ModelProto
         {
             IrVersion = IrVersionFor(options.Opset),

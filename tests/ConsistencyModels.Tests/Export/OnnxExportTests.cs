@@ -51,13 +51,27 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
     }
 
     [SkippableTheory]
-    [InlineData(DenoiserKind.Edm)]
-    [InlineData(DenoiserKind.Consistency)]
-    public void ImageNet64TopologyMatchesLibtorch(DenoiserKind kind)
+    [InlineData("imagenet64", DenoiserKind.Edm)]
+    [InlineData("imagenet64", DenoiserKind.Consistency)]
+    [InlineData("lsun256", DenoiserKind.Consistency)]
+    public void FixtureTopologyMatchesLibtorch(string which, DenoiserKind kind)
     {
-        var model = FixtureModels.Get("imagenet64", kind);       // the fixture weights, width 32, full ImageNet-64 topology
-        double diff = CompareWithLibtorch(model, batch: 2, opset: 17, seed: 5);
-        output.WriteLine($"imagenet64 topology {kind}: max |ONNX Runtime - libtorch| = {diff:G3}");
+        var model = FixtureModels.Get(which, kind);       // the fixture weights: width 32, the released models' full topology
+        double diff = CompareWithLibtorch(model, batch: which == "lsun256" ? 1 : 2, opset: 17, seed: 5);
+        output.WriteLine($"{which} topology {kind}: max |ONNX Runtime - libtorch| = {diff:G3}");
+        Assert.True(diff <= Tolerance, $"max |diff| = {diff:G3} exceeds {Tolerance:G1}");
+    }
+
+    [Fact]
+    public void ExternalDataFileLoadsAndMatches()
+    {
+        using var model = RandomModel(TinyConditional with { Denoiser = DenoiserKind.Edm }, seed: 3);
+        using var dir = new TempDir();
+        var files = OnnxExport.Save(model, dir.File("tiny.onnx"), new OnnxExportOptions { ExternalData = true });
+        Assert.Equal([dir.File("tiny.onnx"), dir.File("tiny.onnx.data")], files);
+        Assert.True(new FileInfo(dir.File("tiny.onnx")).Length < 200_000, "the weights must be in the side file");
+        double diff = CompareWithLibtorch(model, batch: 2, _ => new InferenceSession(dir.File("tiny.onnx")), seed: 4);
+        output.WriteLine($"tiny, external data: max |ONNX Runtime - libtorch| = {diff:G3}");
         Assert.True(diff <= Tolerance, $"max |diff| = {diff:G3} exceeds {Tolerance:G1}");
     }
 
@@ -102,13 +116,16 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
     }
 
     /// <summary>Exports <paramref name="model"/>, runs both on the same x, σ (from σ_min to σ_max) and labels; returns max |diff|.</summary>
-    private static double CompareWithLibtorch(UNetModel model, int batch, int opset, int seed)
+    private static double CompareWithLibtorch(UNetModel model, int batch, int opset, int seed) =>
+        CompareWithLibtorch(model, batch, m => new InferenceSession(OnnxExport.Build(m, new OnnxExportOptions { Opset = opset }).ToByteArray()), seed);
+
+    private static double CompareWithLibtorch(UNetModel model, int batch, Func<UNetModel, InferenceSession> export, int seed)
     {
         var config = model.Config;
         using var scope = NewDisposeScope();
         var gen = new TorchSharp.torch.Generator((ulong)seed);
         var x = randn([batch, config.InChannels, config.ImageSize, config.ImageSize], generator: gen) * 2;
-        double[] levels = [config.SigmaMin, 0.7, config.SigmaMax, 5.0, 0.05];
+        double[] levels = [config.SigmaMax, 0.7, config.SigmaMin, 5.0, 0.05];   // σ_max first: at σ_min a consistency model returns x exactly
         var sigma = tensor(levels.Take(batch).Select(v => (float)v).ToArray());
         var labels = config.ResolvedNumClasses is int k ? tensor(Enumerable.Range(0, batch).Select(i => (long)((i * 7 + 3) % k)).ToArray()) : null;
 
@@ -116,8 +133,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
         using (no_grad())
             (_, expected) = KarrasDenoiser.FromConfig(config).Denoise((xi, t, y) => model.forward(xi, t, y), x, sigma, labels);
 
-        var bytes = OnnxExport.Build(model, new OnnxExportOptions { Opset = opset }).ToByteArray();
-        using var session = new InferenceSession(bytes);
+        using var session = export(model);
         var inputs = new List<NamedOnnxValue>
         {
             NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x.data<float>().ToArray(), [.. x.shape.Select(d => (int)d)])),
