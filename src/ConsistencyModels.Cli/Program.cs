@@ -75,6 +75,15 @@ app.Configure(config =>
     config.AddCommand<ConvertCommand>("convert")
         .WithDescription("Convert a checkpoint between .pt and .safetensors, optionally storing fp16 or bf16; prints keys, parameter count and the matching preset.")
         .WithExample("convert", "runs/cd/ema_0.999_001500.pt", "cd_fmnist32.safetensors", "--dtype", "fp16");
+    config.AddBranch("export", export =>
+    {
+        export.SetDescription("Export a model for other runtimes.");
+        export.AddCommand<ExportOnnxCommand>("onnx")
+            .WithDescription("Write the whole denoiser D(x, sigma, class) -> denoised (UNet and its EDM/consistency scalings) as an ONNX graph with dynamic batch, the weights inside and the sampling defaults in its metadata (docs/onnx.md).")
+            .WithExample("export", "onnx", "--output", "cd_fmnist32.onnx")
+            .WithExample("export", "onnx", "--preset", "cd_imagenet64_lpips", "--checkpoint", "cd_imagenet64_lpips.pt", "--output", "cd_imagenet64_lpips.onnx")
+            .WithExample("export", "onnx", "--model-config", "my_model.json", "--checkpoint", "ema_0.9999_100000.pt", "--output", "my_model.onnx", "--opset", "21");
+    });
     config.AddCommand<PlotCommand>("plot")
         .WithDescription("Redraw a training run's loss.png and schedule.png (N(k), μ(k)) from its log.csv.")
         .WithExample("plot", "runs/cd");

@@ -25,6 +25,8 @@ internal static partial class OptionNames
         ["TotalSteps"] = "--total-training-steps", ["Q"] = "-q", ["Stage"] = "the ECT stage (advanced every --double steps)", ["HuberC"] = "--huber-c", ["Mapping"] = "--mapping", ["EctStageSteps"] = "--double", ["Resume"] = "--resume", ["Mode"] = "the training mode (edm, cd, ct, ect)",
         // Downloads
         ["BaseUrl"] = "--base-url", ["Download"] = "cm download", ["DownloadCatalog"] = "cm download --list",
+        // Export (OnnxExportOptions, ModelConfig)
+        ["Opset"] = "--opset", ["ExternalData"] = "--external-data", ["NumChannels"] = "num_channels (model config)",
         // Evaluation
         ["InceptionPath"] = "--inception", ["FeatureExtractor"] = "--feature-extractor",
         // Input limits (ReadLimits): environment variables, read by InputLimits

@@ -41,6 +41,12 @@ public sealed class GroupNorm32 : nn.Module<Tensor, Tensor>
         ConditionallyRegisterParameter(name, value);
     }
 
+    /// <summary>Number of groups (32 in every official model).</summary>
+    public int Groups => _groups;
+
+    /// <summary>The variance epsilon (1e-5).</summary>
+    public double Eps => _eps;
+
     public Parameter Weight => get_parameter("weight")!;
     public Parameter Bias => get_parameter("bias")!;
 

@@ -27,6 +27,15 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>The kernel paths this block and its norms take (from its <see cref="UNetModel"/>).</summary>
     public KernelOptions Kernels { get; }
 
+    /// <summary>Whether the timestep embedding scales and shifts the output norm (else it is added before it).</summary>
+    public bool UseScaleShiftNorm => _useScaleShiftNorm;
+
+    /// <summary>Nearest x2 upsampling of both paths between the input activation and conv (an "up" resblock).</summary>
+    public bool Up { get; }
+
+    /// <summary>2x2 average pooling of both paths between the input activation and conv (a "down" resblock).</summary>
+    public bool Down { get; }
+
     public ResBlock(int channels, int embChannels, double dropout, int? outChannels = null, bool useScaleShiftNorm = false,
                     bool up = false, bool down = false, Device? device = null, KernelOptions? kernels = null) : base(nameof(ResBlock))
     {
@@ -34,6 +43,8 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         Kernels = kernels ?? KernelOptions.Default;
         _useScaleShiftNorm = useScaleShiftNorm;
         _updown = up || down;
+        Up = up;
+        Down = down;
 
         var inNorm = new GroupNorm32(channels, device: device, kernels: Kernels);
         var inAct = nn.SiLU();

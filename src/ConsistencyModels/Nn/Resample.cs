@@ -21,6 +21,9 @@ public sealed class Upsample : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Whether a 3x3 conv (key <c>conv</c>) follows the upsampling.</summary>
+    public bool HasConv => _conv is not null;
+
     public override Tensor forward(Tensor x)
     {
         var up = nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
@@ -45,6 +48,9 @@ public sealed class Downsample : nn.Module<Tensor, Tensor>
             register_module("op", _conv);
         }
     }
+
+    /// <summary>Whether the block is a stride-2 conv (key <c>op</c>) rather than average pooling.</summary>
+    public bool HasConv => _conv is not null;
 
     public override Tensor forward(Tensor x) =>
         _conv is null ? nn.functional.avg_pool2d(x, 2, 2) : _conv.call(x);
