@@ -32,6 +32,40 @@ internal static class Harness
         return m;
     }
 
+    /// <summary>
+    /// A and B measured alternately, one repetition each in turn, so that load from other processes and the CPU's clock
+    /// changes fall on both alike: the ratio of the medians is the A/B number. The peak RSS is the pair's.
+    /// </summary>
+    public static (Measurement A, Measurement B) RunInterleaved(string nameA, Action a, string nameB, Action b, int warmup, int repetitions,
+                                                                double? flops = null, double? items = null, string unit = "")
+    {
+        ResetPeakRss();
+        for (int i = 0; i < warmup; i++) { a(); b(); }
+        var ta = new double[repetitions];
+        var tb = new double[repetitions];
+        for (int i = 0; i < repetitions; i++)
+        {
+            // Alternate which goes first, so neither always runs on the caches the other left.
+            var (first, second, tf, ts) = i % 2 == 0 ? (a, b, ta, tb) : (b, a, tb, ta);
+            var sw = Stopwatch.StartNew();
+            first();
+            tf[i] = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            second();
+            ts[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        long rss = PeakRssMb();
+        return (Summarise(nameA, ta, rss, flops, items, unit), Summarise(nameB, tb, rss, flops, items, unit));
+    }
+
+    private static Measurement Summarise(string name, double[] times, long rss, double? flops, double? items, string unit)
+    {
+        Array.Sort(times);
+        int n = times.Length;
+        double median = n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+        return new Measurement(name, median, times[0], times[^1], n, rss, flops, items, unit);
+    }
+
     public static void ResetPeakRss()
     {
         GC.Collect();

@@ -55,6 +55,7 @@ internal static class TrainingBench
             ("iCT step (pseudo-Huber, lognormal pairs)", Base(TrainingMode.ConsistencyTraining, dir) with
                 { Schedule = ict, LossNorm = LossNorm.PseudoHuber, WeightSchedule = WeightSchedule.ImprovedCt, IndexSampling = IndexSampling.LogNormal }, 4),
             ("CD step (l2, N 40, Heun teacher)", Base(TrainingMode.ConsistencyDistillation, dir) with { Schedule = fixed40, TeacherPath = teacher }, 6),
+            ("ECT step (q 2, sigmoid, L2)", Base(TrainingMode.EasyConsistencyTuning, dir) with { TeacherPath = teacher, Ect = new EctLoss(), EctStageSteps = 1000 }, 4),
         };
         var results = new List<Measurement>();
         var yardstick = new ConvYardstick();
@@ -114,20 +115,30 @@ internal static class TrainingBench
             Against(dtype, true, Pass.ForwardBackward);
         }
         if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") { yardstick.MeasureAgain(results, 1, yardReps); return Report(results, against, yardstick, cm, markdown); }
+        // Each step twice, interleaved: the parameters, gradients, RAdam moments, EMAs and target as per-tensor lists
+        // (FlatParameters off, the loop before issue 17) and as views of flat buffers updated in one fused pass.
+        var ratios = new List<string>();
         foreach (var (name, options, forwards) in cases)
         {
-            using var trainer = new Trainer(options with { Model = options.Mode == TrainingMode.Edm ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm }, data);
-            using var loader = new BatchLoader(data, batch, options.Seed, options.RandomFlip, trainer.Step);
-            results.Add(Harness.Run($"{name}, batch {batch}", () => trainer.TrainStep(loader.Next()), 2, reps, forwards * fwd * batch, batch, "img"));
-            Against(ScalarType.Float32, options.ChannelsLast, Pass.ForwardBackward);   // the Trainer's fp32 torso
+            var model = options.Mode is TrainingMode.Edm or TrainingMode.EasyConsistencyTuning ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm;
+            using var perTensor = new Trainer(options with { Model = model, FlatParameters = false, OutputDirectory = options.OutputDirectory + "-a" }, data);
+            using var flat = new Trainer(options with { Model = model, FlatParameters = true, OutputDirectory = options.OutputDirectory + "-b" }, data);
+            using var loaderA = new BatchLoader(data, batch, options.Seed, options.RandomFlip, perTensor.Step);
+            using var loaderB = new BatchLoader(data, batch, options.Seed, options.RandomFlip, flat.Step);
+            var (a, b) = Harness.RunInterleaved($"{name}, batch {batch}, per-tensor updates", () => perTensor.TrainStep(loaderA.Next()),
+                                                $"{name}, batch {batch}, flat buffers", () => flat.TrainStep(loaderB.Next()),
+                                                2, reps, forwards * fwd * batch, batch, "img");
+            foreach (var m in new[] { a, b }) { results.Add(m); Against(ScalarType.Float32, options.ChannelsLast, Pass.ForwardBackward); }   // the Trainer's fp32 torso
+            ratios.Add($"{name}: {a.MedianMs / b.MedianMs:F2}x");
         }
+        string[] footnotes = ["flat buffers against per-tensor updates (images/s, same run, interleaved): " + string.Join("; ", ratios)];
         Directory.Delete(dir, recursive: true);
         yardstick.MeasureAgain(results, 1, yardReps);
-        return Report(results, against, yardstick, cm, markdown);
+        return Report(results, against, yardstick, cm, markdown, footnotes);
     }
 
     private static int Report(List<Measurement> results, Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)> against, ConvYardstick yardstick,
-                              ModelConfig cm, string? markdown)
+                              ModelConfig cm, string? markdown, IReadOnlyList<string>? footnotes = null)
     {
         var lines = new List<string>
         {
@@ -143,6 +154,7 @@ internal static class TrainingBench
             lines.Add($"| {m.Name} | {m.MedianMs:F1} | {m.MinMs:F1} | {m.MaxMs:F1} | {m.Repetitions} | {m.GflopPerSecond:F1} | " +
                       $"{(against.TryGetValue(m, out var y) ? yardstick.Percent(m.GflopPerSecond, y.Dtype, y.Cl, y.Pass) : "-")} | " +
                       $"{(m.ItemsPerSecond is double ips ? $"{ips:F1} img/s" : "-")} | {m.PeakRssMb} |");
+        if (footnotes is { Count: > 0 }) { lines.Add(""); lines.AddRange(footnotes); }
         foreach (var l in lines) Console.WriteLine(l);
         if (markdown is not null) File.WriteAllLines(markdown, lines);
         return 0;

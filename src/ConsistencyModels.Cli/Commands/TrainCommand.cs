@@ -146,6 +146,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var options = TrainPlan.From(s);
+        options.Validate();                // before Describe, which reads the schedules the checks guard (--double 0)
         var device = DeviceOption.Parse(s.Device);
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
         var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond, InputLimits.FromEnvironment());

@@ -115,11 +115,11 @@ internal static class TrainPlan
         };
         var ectFlags = s.Q is not null || s.Double is not null || s.Mapping is not null || s.HuberC is not null;
         if (ectFlags && mode != TrainingMode.EasyConsistencyTuning) throw new ArgumentException("-q, --double, --mapping and --huber-c apply to ect");
-        // ECT from a released EDM model: --preset edm_imagenet64_ema alone names the teacher too.
+        // ECT from a released or built-in EDM model: --preset edm_imagenet64_ema (or edm_fmnist32) alone names the teacher too.
         var teacher = s.Teacher;
         if (teacher is null && mode == TrainingMode.EasyConsistencyTuning && s.Preset is not null
-            && CheckpointPresets.TryGet(s.Preset, out var released) && released!.Model.Denoiser == DenoiserKind.Edm)
-            teacher = released.Name;
+            && (CheckpointPresets.TryGet(s.Preset, out var named) || BuiltInModels.TryGet(s.Preset, out named)) && named!.Model.Denoiser == DenoiserKind.Edm)
+            teacher = named.Name;
 
         return o with
         {
@@ -129,7 +129,8 @@ internal static class TrainPlan
             LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? o.EmaRates,
             EmaHalfLifeKimg = s.EmaHalflifeKimg ?? o.EmaHalfLifeKimg, EmaRampupRatio = s.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
-            TeacherPath = teacher is null ? o.TeacherPath : ModelCache.ResolveFile(teacher),
+            TeacherPath = teacher is null ? o.TeacherPath
+                : !File.Exists(teacher) && BuiltInModels.TryGet(teacher, out var builtIn) ? builtIn!.Name : ModelCache.ResolveFile(teacher),
             MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
             LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = s.Resume || o.Resume,
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,

@@ -135,6 +135,7 @@ public sealed record ModelSpec(
     public static DenoiserKind? DenoiserOf(string file)
     {
         if (CheckpointPresets.TryGet(Path.GetFileNameWithoutExtension(file), out var released)) return released!.Model.Denoiser;
+        if (!File.Exists(file) && BuiltInModels.TryGet(file, out var builtIn)) return builtIn!.Model.Denoiser;
         var runConfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, "config.json");
         return File.Exists(runConfig) ? ModelConfigJson.Load(runConfig).Denoiser : null;
     }

@@ -20,6 +20,8 @@ public static class TrainingPresets
     public static ModelConfig? TryGet(string name, DenoiserKind kind) => name.Trim().ToLowerInvariant() switch
     {
         "fmnist32" => FashionMnist32(kind),
+        // The built-in models are all fmnist32 networks: their architecture with this mode's preconditioning and dropout.
+        _ when BuiltInModels.TryGet(name, out var b) => b!.Model with { Denoiser = kind, Dropout = FashionMnist32(kind).Dropout },
         _ => CheckpointPresets.TryGet(name, out var p) ? p!.Model with { Denoiser = kind, Dropout = kind == DenoiserKind.Edm ? 0.1 : 0.0 } : null,
     };
 }

@@ -110,7 +110,7 @@ public sealed record TrainingOptions
                 throw new ArgumentException($"`Q` {Ect.Q} with a new `Stage` every {EctStageSteps} steps reaches stage {lastStage} by step {Schedule.TotalSteps}: " +
                                             $"q^{lastStage + 1} > 2^20 puts r within float32 rounding of t (use a smaller q or fewer stages)");
         }
-        if (TeacherPath is not null && !File.Exists(TeacherPath)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
+        if (TeacherPath is not null && !File.Exists(TeacherPath) && !Presets.BuiltInModels.TryGet(TeacherPath, out _)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
         if (TeacherPath is not null && Mode is TrainingMode.ConsistencyDistillation or TrainingMode.EasyConsistencyTuning
             && Presets.ModelSpec.DenoiserOf(TeacherPath) is DenoiserKind kind && kind != DenoiserKind.Edm)
             throw new ArgumentException($"`TeacherPath` '{TeacherPath}' is a {kind.ToString().ToLowerInvariant()} model (its name or the config.json beside it says so): the teacher must be an EDM model");

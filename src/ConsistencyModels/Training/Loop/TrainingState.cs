@@ -136,7 +136,8 @@ public sealed class TrainingState : IDisposable
 
     private static UNetModel Load(ModelConfig config, string path, Device device)
     {
-        var sd = CheckpointFile.LoadStateDict(path);
+        // A built-in model's name (edm_fmnist32) stands for its embedded weights, so users tune or distil it without a file.
+        var sd = !File.Exists(path) && BuiltInModels.TryGet(path, out var builtIn) ? BuiltInModels.LoadStateDict(builtIn!) : CheckpointFile.LoadStateDict(path);
         try
         {
             var m = new UNetModel(config, META);

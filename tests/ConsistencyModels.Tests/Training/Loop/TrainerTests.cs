@@ -100,6 +100,29 @@ public class TrainerTests
         Assert.Equal(TrainingLog.Read(straight).Select(r => r.Loss), TrainingLog.Read(resumed).Select(r => r.Loss));
     }
 
+    [Theory]
+    [InlineData(TrainingMode.Edm)]
+    [InlineData(TrainingMode.ConsistencyTraining)]
+    [InlineData(TrainingMode.ConsistencyDistillation)]
+    [InlineData(TrainingMode.EasyConsistencyTuning)]
+    public void FlatBuffersTrainExactlyAsPerTensorUpdates(TrainingMode mode)
+    {
+        // The fused update over flat buffers must be the per-tensor loop to the bit: same weights, EMAs, target,
+        // optimizer state and losses, also when a per-tensor run is resumed with flat buffers.
+        using var tmp = new TempDir();
+        var data = new SyntheticData(10);
+        string? teacher = mode is TrainingMode.ConsistencyDistillation or TrainingMode.EasyConsistencyTuning ? Teacher(tmp) : null;
+        string perTensor = tmp.File("per-tensor"), flat = tmp.File("flat");
+        using (var a = new Trainer(Options(mode, perTensor, 4, teacher) with { FlatParameters = false }, data)) a.Run(default, Report(perTensor));
+        using (var b = new Trainer(Options(mode, flat, 4, teacher) with { FlatParameters = false, MaxSteps = 2 }, data)) b.Run(default, Report(flat));
+        using (var c = new Trainer(Options(mode, flat, 4, teacher) with { FlatParameters = true, Resume = true }, data)) c.Run(default, Report(flat));
+        var names = new List<string> { "model000004.pt", "ema_0.9_000004.pt", "ema_0.99_000004.pt", "ema_hl0.02kimg_000004.pt", "opt000004.pt" };
+        if (mode is TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining) names.Add("target_model000004.pt");
+        foreach (var name in names)
+            AssertSameGraph(name, TorchCheckpoint.ReadGraph(Path.Combine(perTensor, name)), TorchCheckpoint.ReadGraph(Path.Combine(flat, name)));
+        Assert.Equal(TrainingLog.Read(perTensor).Select(r => r.Loss), TrainingLog.Read(flat).Select(r => r.Loss));
+    }
+
     [Fact]
     public void CheckpointsUseTheModelKeys()
     {
