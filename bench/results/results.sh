@@ -1,36 +1,99 @@
 #!/bin/bash
-# Regenerates the numbers of docs/results.md and the scaling table of docs/distributed.md.
-# Usage: bench/results/results.sh RUNS_DIR OUT_DIR   (RUNS_DIR holds edm-fmnist32, ct-fmnist32, ict-fmnist32 of docs/training.md)
-# CM may point at a built cm (default: dotnet run). Takes about 1.5 h on a 2-core CPU, most of it the teacher's samples.
+# Regenerates the table of docs/results.md: for each model, 5,000 samples (seed 1) scored with FID-FMNIST, precision and
+# recall, its sampling speed, and the training compute that produced it (read from its run's log.csv and train_state).
+# Usage: bench/results/results.sh RUNS_DIR OUT_DIR
+#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32, ct-fmnist32, ict-fmnist32); a row
+#   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
+#   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 set -euo pipefail
-RUNS=${1:?runs folder}; OUT=${2:?output folder}
-CM=${CM:-"dotnet run --project $(dirname "$0")/../../src/ConsistencyModels.Cli -c Release --"}
+RUNS=$(realpath "${1:?runs folder}"); OUT=${2:?output folder}
+HERE=$(cd "$(dirname "$0")" && pwd)
+CM=${CM:-"dotnet run --project $HERE/../../src/ConsistencyModels.Cli -c Release --"}
+DOC=$HERE/../../docs/results.md
+grep -q '<!-- results.sh: table start -->' "$DOC" || { echo "$DOC: the table markers are missing"; exit 1; }
 mkdir -p "$OUT"; cd "$OUT"
-S="--num-samples 5000 --seed 1 --batch-size 100"
-model() { echo --model-config "$RUNS/$1/config.json" --checkpoint "$RUNS/$1/$2"; }
-$CM sample $S --output-dir cd1
-$CM sample $S --sampler multistep --ts 0,22,39 --output-dir cd2
-$CM sample $S $(model ct-fmnist32 ema_0.999_001500.pt) --output-dir ct1
-$CM sample $S $(model ct-fmnist32 ema_0.999_001500.pt) --sampler multistep --ts 0,22,39 --output-dir ct2
-$CM sample $S $(model ict-fmnist32 ema_0.999_001500.pt) --output-dir ict1
-$CM sample $S $(model ict-fmnist32 ema_0.999_001500.pt) --sampler multistep --ts 0,22,39 --output-dir ict2
-$CM sample $S $(model edm-fmnist32 ema_0.999_011250.pt) --sampler heun --steps 18 --output-dir edm-heun18
-for d in cd1 cd2 ct1 ct2 ict1 ict2 edm-heun18; do $CM evaluate --samples $d --json > $d.json; done
-$CM evaluate --samples /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --num-samples 5000 --json > floor.json
 
-# images/s, alone on the machine
-ips() { local name=$1 n=$2; shift 2; $CM sample --num-samples $n --seed 9 --batch-size 100 --threads 2 --output-dir ips-$name "$@" | grep -o '([0-9.]* images/s)' | sed "s/^/$name /"; }
-ips cd1 1000
-ips cd2 1000 --sampler multistep --ts 0,22,39
-ips ct1 1000 $(model ct-fmnist32 ema_0.999_001500.pt)
-ips ict2 1000 $(model ict-fmnist32 ema_0.999_001500.pt) --sampler multistep --ts 0,22,39
-ips edm-heun18 200 $(model edm-fmnist32 ema_0.999_011250.pt) --sampler heun --steps 18
+# id | label | network evaluations | run folder (or "builtin") | checkpoint (a glob: the newest match) | sampling options
+ROWS=$(cat <<'EOF'
+edm18|EDM teacher, Heun 18 steps|35|edm-fmnist32|ema_hl*kimg_*.pt|--sampler heun --steps 18
+edm40|EDM teacher, Heun 40 steps (the paper's setting)|79|edm-fmnist32|ema_hl*kimg_*.pt|--sampler heun --steps 40
+ect1|ECT, one step|1|ect-fmnist32|ema_hl*kimg_*.pt|
+ect2|ECT, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --sigmas 80,SIGMA_MID
+cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist32|
+cd2|CD (l2) from the first teacher, two steps (ts 0,22,39)|2|builtin|cd_fmnist32|--sampler multistep --ts 0,22,39
+ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.pt|
+ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --ts 0,22,39
+ict1|iCT from scratch, one step|1|ict-fmnist32|ema_hl*kimg_*.pt|
+ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --ts 0,22,39
+EOF
+)
+export SIGMA_MID=${SIGMA_MID:-0.821}     # ECT's second σ: the best of bench/results/sigma-sweep.sh for our model
+export ROWS
 
-# 1 rank x 2 threads against 2 MPI ranks x 1 thread
-TR="train ct --preset fmnist32 --data /usr/share/datasets/fashion-mnist --global-batch-size 32 --total-training-steps 16 --save-interval 16 --log-interval 8 --sample-columns 0 --seed 1"
-MPI="mpirun --allow-run-as-root --oversubscribe -np 2"
-/usr/bin/time -f "train 1x2 %e s" $CM $TR --output t1 --threads 2 >/dev/null; tail -1 t1/log.csv
-/usr/bin/time -f "train 2x1 %e s" $MPI $CM $TR --output t2 --threads 1 >/dev/null; tail -1 t2/log.csv
-/usr/bin/time -f "sample 1x2 %e s" $CM sample --num-samples 2000 --shard-size 250 --threads 2 --output-dir s1 >/dev/null
-/usr/bin/time -f "sample 2x1 %e s" $MPI $CM sample --num-samples 2000 --shard-size 250 --threads 1 --output-dir s2 >/dev/null
-cmp <(cat s1/*.npz) <(cat s2/*.npz) && echo "sharded samples identical"
+model_args() {   # run checkpoint-glob -> --model-config/--checkpoint (or the built-in name)
+  if [ "$1" = builtin ]; then echo "--checkpoint $2"; return; fi
+  local ckpt; ckpt=$(ls -1 "$RUNS/$1"/$2 2>/dev/null | sort | tail -1)
+  [ -n "$ckpt" ] || return 1
+  echo "--model-config $RUNS/$1/config.json --checkpoint $ckpt"
+}
+
+echo "$ROWS" | while IFS='|' read -r id label nfe run glob opts; do
+  [ "$run" = builtin ] || [ -d "$RUNS/$run" ] || { echo "skip $id: no $RUNS/$run"; continue; }
+  args=$(model_args "$run" "$glob") || { echo "skip $id: no $glob in $RUNS/$run"; continue; }
+  opts=${opts//SIGMA_MID/$SIGMA_MID}
+  [ -f "$id.json" ] && [ "$(cat "$id.args" 2>/dev/null)" = "$args $opts" ] && continue   # scored with these weights already
+  # shellcheck disable=SC2086
+  $CM sample --num-samples 5000 --seed 1 --batch-size 100 $args $opts --output-dir "samples-$id"
+  $CM evaluate --samples "samples-$id" --json > "$id.json"
+  # images/s: 1,000 samples (200 for the teacher) alone on the machine, 2 threads
+  n=$([ "$nfe" -gt 2 ] && echo 200 || echo 1000)
+  # shellcheck disable=SC2086
+  $CM sample --num-samples "$n" --seed 9 --batch-size 100 --threads 2 $args $opts --output-dir "ips-$id" \
+    | grep -o '([0-9.]* images/s)' | grep -o '[0-9.]*' > "$id.ips"
+  rm -rf "ips-$id"
+  echo "$args $opts" > "$id.args"
+done
+[ -f floor.json ] || $CM evaluate --samples /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --num-samples 5000 --json > floor.json
+lscpu | sed -n 's/^Model name: *//p' | head -1 > cpu.txt
+
+# The table: scores, speed, and compute from each run's log.csv (last row: step, elapsed seconds) and train_state (batch).
+python3 - "$RUNS" "$DOC" <<'PY'
+import json, glob, os, sys, csv
+runs, doc = sys.argv[1], sys.argv[2]
+rows = [l.split('|') for l in os.environ['ROWS'].strip().splitlines()]
+def compute(run):
+    if run == 'builtin': return None
+    log = os.path.join(runs, run, 'log.csv')
+    last = list(csv.DictReader(open(log)))[-1]
+    states = sorted(glob.glob(os.path.join(runs, run, 'train_state*.json')))
+    batch = json.load(open(states[-1])).get('GlobalBatchSize', 32) if states else 32
+    return int(last['step']), int(last['step']) * batch, float(last['elapsed_seconds']) / 3600
+def fmt_compute(run):
+    c = compute(run)
+    if c is None: return 'first teacher 2.78 h + 0.78 h (docs/training.md)'
+    steps, images, hours = c
+    s = f'{hours:.2f} h, {steps:,} steps, {images/1e6:.2f} M images'
+    if run == 'ect-fmnist32' and compute('edm-fmnist32'):
+        t = compute('edm-fmnist32')
+        s += f' (tuning; {hours / t[2]:.2f}x the teacher\'s time)'
+    return s
+out = ['<!-- results.sh: table start -->',
+       f'CPU: {open("cpu.txt").read().strip()} (2 cores); 5,000 samples per row, seed 1; FID-FMNIST against the 10,000 test images.',
+       '',
+       '| samples | network evaluations | FID-FMNIST ↓ | precision ↑ | recall ↑ | images/s | training compute (wall time on this CPU, images seen) |',
+       '|---|---|---|---|---|---|---|']
+f = json.load(open('floor.json'))
+out.append(f"| real: 5,000 training images (the floor) | – | **{f['fid']:.2f}** | {f['precision']:.3f} | {f['recall']:.3f} | – | – |")
+for id, label, nfe, run, _, opts in rows:
+    if not os.path.exists(id + '.json'): continue
+    r = json.load(open(id + '.json'))
+    ips = open(id + '.ips').read().strip() if os.path.exists(id + '.ips') else '–'
+    label = label.replace('SIGMA_MID', os.environ.get('SIGMA_MID', '0.821'))
+    out.append(f"| {label} | {nfe} | **{r['fid']:.1f}** | {r['precision']:.3f} | {r['recall']:.3f} | {ips} | {fmt_compute(run)} |")
+out.append('<!-- results.sh: table end -->')
+text = open(doc).read()
+start, end = text.find('<!-- results.sh: table start -->'), text.find('<!-- results.sh: table end -->')
+if start < 0 or end < 0: sys.exit(f'{doc}: the table markers are missing')
+open(doc, 'w').write(text[:start] + '\n'.join(out) + text[end + len('<!-- results.sh: table end -->'):])
+print('\n'.join(out))
+PY
