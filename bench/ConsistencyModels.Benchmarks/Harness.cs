@@ -24,12 +24,7 @@ internal static class Harness
             action();
             times[i] = sw.Elapsed.TotalMilliseconds;
         }
-        Array.Sort(times);
-        double median = repetitions % 2 == 1 ? times[repetitions / 2] : (times[repetitions / 2 - 1] + times[repetitions / 2]) / 2;
-        var m = new Measurement(name, median, times[0], times[^1], repetitions, PeakRssMb(), flops, items, unit);
-        Console.Error.WriteLine($"  {name}: median {median:F1} ms (min {times[0]:F1}, max {times[^1]:F1}, n={repetitions}), peak RSS {m.PeakRssMb} MB" +
-                                (m.GflopPerSecond is double g ? $", {g:F1} GFLOP/s" : ""));
-        return m;
+        return Summarise(name, times, PeakRssMb(), flops, items, unit);
     }
 
     /// <summary>
@@ -63,7 +58,10 @@ internal static class Harness
         Array.Sort(times);
         int n = times.Length;
         double median = n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-        return new Measurement(name, median, times[0], times[^1], n, rss, flops, items, unit);
+        var m = new Measurement(name, median, times[0], times[^1], n, rss, flops, items, unit);
+        Console.Error.WriteLine($"  {name}: median {median:F1} ms (min {times[0]:F1}, max {times[^1]:F1}, n={n}), peak RSS {rss} MB" +
+                                (m.GflopPerSecond is double g ? $", {g:F1} GFLOP/s" : ""));
+        return m;
     }
 
     public static void ResetPeakRss()
