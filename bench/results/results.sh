@@ -42,8 +42,9 @@ echo "$ROWS" | while IFS='|' read -r id label nfe run glob opts; do
   args=$(model_args "$run" "$glob") || { echo "skip $id: no $glob in $RUNS/$run"; continue; }
   opts=${opts//SIGMA_MID/$SIGMA_MID}
   [ -f "$id.json" ] && [ "$(cat "$id.args" 2>/dev/null)" = "$args $opts" ] && continue   # scored with these weights already
+  # Samples made elsewhere (bench/gpu/train_fmnist.sh on a GPU) come with imported.txt saying how; else made here.
   # shellcheck disable=SC2086
-  $CM sample --num-samples 5000 --seed 1 --batch-size 100 $args $opts --output-dir "samples-$id"
+  [ -f "samples-$id/imported.txt" ] || $CM sample --num-samples 5000 --seed 1 --batch-size 100 $args $opts --output-dir "samples-$id"
   $CM evaluate --samples "samples-$id" --json > "$id.json"
   # images/s: 1,000 samples (200 for the teacher) alone on the machine, 2 threads
   n=$([ "$nfe" -gt 2 ] && echo 200 || echo 1000)
@@ -67,20 +68,22 @@ def compute(run):
     last = list(csv.DictReader(open(log)))[-1]
     states = sorted(glob.glob(os.path.join(runs, run, 'train_state*.json')))
     batch = json.load(open(states[-1])).get('GlobalBatchSize', 32) if states else 32
-    return int(last['step']), int(last['step']) * batch, float(last['elapsed_seconds']) / 3600
+    where = os.path.join(runs, run, 'device.txt')   # written by bench/gpu/train_fmnist.sh; absent: this CPU
+    device = open(where).read().split('(')[0].strip() if os.path.exists(where) else 'this CPU'
+    return int(last['step']), int(last['step']) * batch, float(last['elapsed_seconds']) / 3600, device
 def fmt_compute(run):
     c = compute(run)
     if c is None: return 'first teacher 2.78 h + 0.78 h (docs/training.md)'
-    steps, images, hours = c
-    s = f'{hours:.2f} h, {steps:,} steps, {images/1e6:.2f} M images'
+    steps, images, hours, device = c
+    s = f'{hours * 60:.1f} min on {device}, {steps:,} steps, {images/1e6:.2f} M images'
     if run == 'ect-fmnist32' and compute('edm-fmnist32'):
         t = compute('edm-fmnist32')
         s += f' (tuning; {hours / t[2]:.2f}x the teacher\'s time)'
     return s
 out = ['<!-- results.sh: table start -->',
-       f'CPU: {open("cpu.txt").read().strip()} (2 cores); 5,000 samples per row, seed 1; FID-FMNIST against the 10,000 test images.',
+       f'5,000 samples per row, seed 1; FID-FMNIST against the 10,000 test images; images/s on {open("cpu.txt").read().strip()} (2 cores).',
        '',
-       '| samples | network evaluations | FID-FMNIST ↓ | precision ↑ | recall ↑ | images/s | training compute (wall time on this CPU, images seen) |',
+       '| samples | network evaluations | FID-FMNIST ↓ | precision ↑ | recall ↑ | images/s | training compute (wall time, where, steps, images seen) |',
        '|---|---|---|---|---|---|---|']
 f = json.load(open('floor.json'))
 out.append(f"| real: 5,000 training images (the floor) | – | **{f['fid']:.2f}** | {f['precision']:.3f} | {f['recall']:.3f} | – | – |")
