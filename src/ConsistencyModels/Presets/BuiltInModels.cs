@@ -1,4 +1,4 @@
-// Models shipped inside the library: cd_fmnist32, distilled here from an EDM teacher on Fashion-MNIST (docs/training.md).
+// Models shipped inside the library: the Fashion-MNIST EDM teacher edm_fmnist32 and cd_fmnist32, distilled from an earlier one (docs/training.md).
 using System.Reflection;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -21,7 +21,13 @@ public static class BuiltInModels
         "built in: consistency distillation (l2, N=40) from an EDM teacher, Fashion-MNIST 32x32 class-conditional, fp16 weights",
         "the released cd_imagenet64_* value (N = 40 here too), not tuned for this model");
 
-    public static IReadOnlyList<CheckpointPreset> All { get; } = [CdFashionMnist32];
+    /// <summary>The EDM teacher (Heun, 18 steps = 35 evaluations by default): sample it, or distil or tune (ECT) from it by name.</summary>
+    public static CheckpointPreset EdmFashionMnist32 { get; } = new(
+        "edm_fmnist32", TrainingPresets.FashionMnist32(DenoiserKind.Edm), SamplerKind.Heun, 18, null, GeneratorKind.Determ,
+        "built in: EDM teacher, Fashion-MNIST 32x32 class-conditional (1.5 M images on one GPU), fp16 weights; Heun 18 steps by default",
+        "an EDM model: heun/euler/dpm take --steps, multistep samplers do not apply");
+
+    public static IReadOnlyList<CheckpointPreset> All { get; } = [CdFashionMnist32, EdmFashionMnist32];
 
     /// <summary>The model used when none is named (<see cref="DefaultName"/>).</summary>
     public static CheckpointPreset Default => CdFashionMnist32;

@@ -3,6 +3,7 @@ using ConsistencyModels.IO.Numpy;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
+using ConsistencyModels.Sampling;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -33,6 +34,43 @@ public sealed class DefaultModelTests : IDisposable
         var meta = BuiltInModels.Metadata(preset);
         Assert.Contains("cm train cd", meta["command"]);
         Assert.Contains("cm train edm", meta["teacher_command"]);
+    }
+
+    [Fact]
+    public void TheEdmTeacherIsBuiltInFp16WithHeunAndItsTrainingRecorded()
+    {
+        Assert.True(BuiltInModels.TryGet("edm_fmnist32", out var preset));
+        Assert.Same(BuiltInModels.EdmFashionMnist32, preset);
+        Assert.Equal((DenoiserKind.Edm, SamplerKind.Heun, 18), (preset!.Model.Denoiser, preset.DefaultSampler, preset.Steps));
+        var state = BuiltInModels.LoadStateDict(preset);
+        try
+        {
+            Assert.All(state, kv => Assert.Equal(ScalarType.Float16, kv.Value.dtype));
+            using var model = new UNetModel(preset.Model, META);
+            Assert.Equal(model.state_dict().Keys.Order(), state.Keys.Order());
+        }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+        var meta = BuiltInModels.Metadata(preset);
+        Assert.Contains("cm train edm", meta["command"]);
+        Assert.Contains("--dtype fp16", meta["converted"]);
+    }
+
+    [Fact]
+    public void TheBuiltInTeacherDenoisesTowardsGarments()
+    {
+        // Heun at 18 steps (35 evaluations) from the teacher by name: trained weights give dark backgrounds with bright
+        // garments; random or mis-scaled ones give grey or saturated noise.
+        using var pipeline = ConsistencyPipeline.LoadBuiltIn("edm_fmnist32");
+        var result = pipeline.Generate(new GenerationRequest
+        {
+            NumSamples = 4, BatchSize = 4, Seed = 1, ClassLabels = [0, 1, 7, 9],
+            Sampling = BuiltInModels.EdmFashionMnist32.DefaultSampling(),
+        });
+        Assert.Equal((4, 32, 32, 1), (result.Count, result.Height, result.Width, result.Channels));
+        double mean = result.Images.Average(b => (double)b);
+        Assert.InRange(mean, 20, 120);
+        Assert.True(result.Images.Count(b => b > 200) > 4 * 20, "too few bright pixels for garments");
+        Assert.True(result.Images.Count(b => b < 10) > 4 * 200, "too few dark background pixels");
     }
 
     [Fact]
