@@ -13,25 +13,26 @@ DOC=$HERE/../../docs/results.md
 grep -q '<!-- results.sh: table start -->' "$DOC" || { echo "$DOC: the table markers are missing"; exit 1; }
 mkdir -p "$OUT"; cd "$OUT"
 
-# id | label | network evaluations | run folder (or "builtin") | checkpoint (a glob: the newest match) | sampling options
+# id | label | network evaluations | run folder (or "builtin") | checkpoint (a glob: the newest match; builtin:NAME a built-in model) | sampling options
 ROWS=$(cat <<'EOF'
-edm18|EDM teacher, Heun 18 steps|35|edm-fmnist32|ema_hl*kimg_*.pt|--sampler heun --steps 18
-edm40|EDM teacher, Heun 40 steps (the paper's setting)|79|edm-fmnist32|ema_hl*kimg_*.pt|--sampler heun --steps 40
-ect1|ECT, one step|1|ect-fmnist32|ema_hl*kimg_*.pt|
-ect2|ECT, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --sigmas 80,SIGMA_MID
+edm18|EDM teacher `edm_fmnist32`, Heun 18 steps|35|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 18
+edm40|EDM teacher `edm_fmnist32`, Heun 40 steps (the paper's setting)|79|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 40
+ect1|ECT from `edm_fmnist32`, one step|1|ect-fmnist32|ema_hl*kimg_*.safetensors|
+ect2|ECT from `edm_fmnist32`, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
 cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist32|
 cd2|CD (l2) from the first teacher, two steps (ts 0,22,39)|2|builtin|cd_fmnist32|--sampler multistep --ts 0,22,39
-ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.pt|
-ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --ts 0,22,39
-ict1|iCT from scratch, one step|1|ict-fmnist32|ema_hl*kimg_*.pt|
-ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.pt|--sampler multistep --ts 0,22,39
+ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.safetensors|
+ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
+ict1|iCT from scratch, one step|1|ict-fmnist32|ema_hl*kimg_*.safetensors|
+ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 EOF
 )
-export SIGMA_MID=${SIGMA_MID:-0.821}     # ECT's second σ: the best of bench/results/sigma-sweep.sh for our model
+export SIGMA_MID=${SIGMA_MID:-1.5}       # ECT's second σ: the best of a sweep (0.4, 0.821, 1.5) for our model; CIFAR-10's is 0.821
 export ROWS
 
 model_args() {   # run checkpoint-glob -> --model-config/--checkpoint (or the built-in name)
   if [ "$1" = builtin ]; then echo "--checkpoint $2"; return; fi
+  case $2 in builtin:*) echo "--checkpoint ${2#builtin:}"; return;; esac
   local ckpt; ckpt=$(ls -1 "$RUNS/$1"/$2 2>/dev/null | sort | tail -1)
   [ -n "$ckpt" ] || return 1
   echo "--model-config $RUNS/$1/config.json --checkpoint $ckpt"
@@ -41,18 +42,20 @@ echo "$ROWS" | while IFS='|' read -r id label nfe run glob opts; do
   [ "$run" = builtin ] || [ -d "$RUNS/$run" ] || { echo "skip $id: no $RUNS/$run"; continue; }
   args=$(model_args "$run" "$glob") || { echo "skip $id: no $glob in $RUNS/$run"; continue; }
   opts=${opts//SIGMA_MID/$SIGMA_MID}
-  [ -f "$id.json" ] && [ "$(cat "$id.args" 2>/dev/null)" = "$args $opts" ] && continue   # scored with these weights already
+  # Each step is redone only when missing; new weights or options (a changed key) redo the row.
+  if [ "$(cat "$id.args" 2>/dev/null)" != "$args $opts" ]; then
+    rm -f "$id.json" "$id.ips"; [ -f "samples-$id/imported.txt" ] || rm -rf "samples-$id"; echo "$args $opts" > "$id.args"
+  fi
   # Samples made elsewhere (bench/gpu/train_fmnist.sh on a GPU) come with imported.txt saying how; else made here.
   # shellcheck disable=SC2086
   [ -f "samples-$id/imported.txt" ] || $CM sample --num-samples 5000 --seed 1 --batch-size 100 $args $opts --output-dir "samples-$id"
-  $CM evaluate --samples "samples-$id" --json > "$id.json"
+  [ -s "$id.json" ] || { $CM evaluate --samples "samples-$id" --json > "$id.json.tmp" && mv "$id.json.tmp" "$id.json"; }
   # images/s: 1,000 samples (200 for the teacher) alone on the machine, 2 threads
   n=$([ "$nfe" -gt 2 ] && echo 200 || echo 1000)
   # shellcheck disable=SC2086
-  $CM sample --num-samples "$n" --seed 9 --batch-size 100 --threads 2 $args $opts --output-dir "ips-$id" \
+  [ -s "$id.ips" ] || $CM sample --num-samples "$n" --seed 9 --batch-size 100 --threads 2 $args $opts --output-dir "ips-$id" \
     | grep -o '([0-9.]* images/s)' | grep -o '[0-9.]*' > "$id.ips"
   rm -rf "ips-$id"
-  echo "$args $opts" > "$id.args"
 done
 [ -f floor.json ] || $CM evaluate --samples /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz --num-samples 5000 --json > floor.json
 lscpu | sed -n 's/^Model name: *//p' | head -1 > cpu.txt
@@ -91,7 +94,7 @@ for id, label, nfe, run, _, opts in rows:
     if not os.path.exists(id + '.json'): continue
     r = json.load(open(id + '.json'))
     ips = open(id + '.ips').read().strip() if os.path.exists(id + '.ips') else '–'
-    label = label.replace('SIGMA_MID', os.environ.get('SIGMA_MID', '0.821'))
+    label = label.replace('SIGMA_MID', os.environ.get('SIGMA_MID', '1.5'))
     out.append(f"| {label} | {nfe} | **{r['fid']:.1f}** | {r['precision']:.3f} | {r['recall']:.3f} | {ips} | {fmt_compute(run)} |")
 out.append('<!-- results.sh: table end -->')
 text = open(doc).read()
