@@ -56,7 +56,7 @@ public sealed class OnnxDenoiser : IDisposable
     {
         _session = session;
         Provider = provider;
-        Info = OnnxModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap);
+        Info = OnnxModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap) with { Name = session.ModelMetadata.GraphName };
         foreach (var name in new[] { "x", "sigma" }.Concat(Info.IsConditional ? ["class_labels"] : Array.Empty<string>()))
             if (!session.InputMetadata.ContainsKey(name))
                 throw new InvalidDataException($"the ONNX graph has no input '{name}' (inputs: {string.Join(", ", session.InputMetadata.Keys)})");
@@ -69,7 +69,11 @@ public sealed class OnnxDenoiser : IDisposable
         if (!File.Exists(path)) throw new FileNotFoundException($"ONNX model '{path}' does not exist", path);
         options ??= new OnnxModelOptions();
         using var so = CreateSessionOptions(options);
-        return new OnnxDenoiser(new InferenceSession(path, so), options.Provider);
+        InferenceSession session;
+        try { session = new InferenceSession(path, so); }
+        catch (OnnxRuntimeException e) { throw new InvalidDataException($"'{path}' is not a model ONNX Runtime can load: {e.Message}", e); }
+        try { return new OnnxDenoiser(session, options.Provider); }
+        catch { session.Dispose(); throw; }
     }
 
     /// <summary>Opens an exported model held in memory (no external data).</summary>

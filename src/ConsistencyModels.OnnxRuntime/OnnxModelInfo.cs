@@ -30,6 +30,8 @@ public sealed record OnnxModelInfo
     public IReadOnlyList<double>? DefaultSigmas { get; init; }
     public NoiseKind? DefaultGenerator { get; init; }
     public IReadOnlyList<string>? ClassNames { get; init; }
+    /// <summary>The graph's name: the exported model's name (e.g. cd_fmnist32).</summary>
+    public string? Name { get; init; }
     /// <summary>The JSON model config (official flag names), as written by the exporter.</summary>
     public string? ModelConfigJson { get; init; }
 

@@ -112,14 +112,24 @@ public static class KarrasGrid
         float maxInv = (float)Math.Pow(sigmaMax, 1 / rho);
         float scale = (float)(Math.Pow(sigmaMin, 1 / rho) - Math.Pow(sigmaMax, 1 / rho)), r = (float)rho;
         var s = new float[n + 1];
-        float step = n == 1 ? 0f : 1f / (n - 1);
-        int halfway = n / 2;
-        for (int i = 0; i < n; i++)
-        {
-            float ramp = i < halfway ? step * i : 1f - step * (n - i - 1);     // torch.linspace's two-sided formula
-            s[i] = MathF.Pow(ramp * scale + maxInv, r);
-        }
+        var ramp = Linspace01(n);
+        for (int i = 0; i < n; i++) s[i] = (float)Math.Pow(ramp[i] * scale + maxInv, r);
         return s;
+    }
+
+    /// <summary>
+    /// torch.linspace(0, 1, n) in float32 with libtorch's two-sided formula (start + i·step below n/2, end − (n−1−i)·step
+    /// above). libtorch's vectorised kernel rounds a few middle values differently (by an ulp or two, depending on the
+    /// CPU's vector width): Heun and Euler grids may differ from libtorch's by ~1e-6 relative; σ_0 (one-step) is exact.
+    /// </summary>
+    internal static float[] Linspace01(int n)
+    {
+        var a = new float[n];
+        if (n == 1) return a;
+        float step = 1f / (n - 1);
+        int halfway = n / 2;
+        for (int i = 0; i < n; i++) a[i] = i < halfway ? step * i : 1f - step * (n - i - 1);
+        return a;
     }
 
     /// <summary>σ at grid index i of a <paramref name="steps"/>-point grid, in double (the multistep sampler's formula).</summary>
