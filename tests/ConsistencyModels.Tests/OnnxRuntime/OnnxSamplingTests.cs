@@ -11,6 +11,7 @@ using ConsistencyModels.OnnxRuntime;
 using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
 using ConsistencyModels.Tests.Export;
+using ConsistencyModels.Tests.Parity;
 using Google.Protobuf;
 using Xunit;
 using Xunit.Abstractions;
@@ -127,6 +128,26 @@ public sealed class OnnxSamplingTests(ITestOutputHelper output)
         int diff = MaxByteDiff(lib.Images, ort.Pixels, out int differing);
         output.WriteLine($"tiny EDM {sampler}: denoiser max |diff| {denoiserDiff:G3}; max uint8 |ORT - libtorch| = {diff} ({differing} of {ort.Pixels.Length} bytes differ)");
         Assert.True(denoiserDiff <= 1e-4, $"denoiser max |diff| = {denoiserDiff:G3}");
+        Assert.True(diff <= 1, $"max uint8 diff {diff}");
+    }
+
+    [SkippableTheory]
+    [InlineData(NnKind.Edm, "heun")]
+    [InlineData(NnKind.Consistency, "multistep")]
+    public void FixtureTopologyImagesEqualLibtorch(NnKind kind, string sampler)
+    {
+        var model = FixtureModels.Get("imagenet64", kind);      // the released ImageNet-64 topology at width 32 (cached: not disposed)
+        var torchPipe = new ConsistencyPipeline(model, CPU, Precision.Fp32, channelsLast: false);
+        using var onnx = new OnnxPipeline(OnnxDenoiser.Load(OnnxExport.Build(model, new OnnxExportOptions()).ToByteArray()));
+        var (libSampling, ortSampling) = sampler == "heun"
+            ? (new Lib.SamplingOptions { Sampler = Lib.SamplerKind.Heun, Steps = 2 }, new Ort.SamplingOptions { Sampler = Ort.SamplerKind.Heun, Steps = 2 })
+            : (new Lib.SamplingOptions { Sampler = Lib.SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] },
+               new Ort.SamplingOptions { Sampler = Ort.SamplerKind.Multistep, Steps = 40, Ts = [0, 22, 39] });
+        var lib = torchPipe.Generate(new GenerationRequest { NumSamples = 2, BatchSize = 2, Seed = 1, Sampling = libSampling });
+        var ort = onnx.Generate(new OnnxGenerationRequest { NumSamples = 2, BatchSize = 2, Seed = 1, Sampling = ortSampling });
+        Assert.Equal(lib.Labels, ort.Labels);
+        int diff = MaxByteDiff(lib.Images, ort.Pixels, out int differing);
+        output.WriteLine($"imagenet64 topology {kind} {sampler}: max uint8 |ORT - libtorch| = {diff} ({differing} of {ort.Pixels.Length} bytes differ)");
         Assert.True(diff <= 1, $"max uint8 diff {diff}");
     }
 
