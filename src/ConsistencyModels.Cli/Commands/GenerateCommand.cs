@@ -43,15 +43,21 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var plan = GenerationPlan.From(s, s.GridColumns);                      // validates everything before the (slow) load
-        var device = DeviceOption.Parse(s.Device);
+        // --onnx: the exported file is the model, ONNX Runtime runs it (OnnxBackend); otherwise libtorch.
+        using var onnx = s.Onnx is null ? null : OnnxBackend.Open(s);
+        var plan = onnx is null ? GenerationPlan.From(s, s.GridColumns) : GenerationPlan.From(s, onnx.Spec, s.GridColumns); // validates before the (slow) load
+        if (onnx is not null) OnnxBackend.Convert(plan.Request);            // refuses a sampler ONNX Runtime lacks, by its flag
+        var device = onnx is null ? DeviceOption.Parse(s.Device) : TorchSharp.torch.CPU;
         var precision = Parse.Precision(s.Precision);
-        if (device.type == TorchSharp.DeviceType.CPU) AnsiConsole.MarkupLine($"[grey]precision:[/] {Markup.Escape(CpuFeatures.Describe(precision))}");
-        if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        if (onnx is not null) AnsiConsole.MarkupLine($"[grey]runtime:[/] ONNX Runtime, {onnx.Provider} execution provider");
+        else if (device.type == TorchSharp.DeviceType.CPU) AnsiConsole.MarkupLine($"[grey]precision:[/] {Markup.Escape(CpuFeatures.Describe(precision))}");
+        if (s.Threads is int threads && onnx is null) TorchSharp.torch.set_num_threads(threads);
 
         AnsiConsole.MarkupLine($"[grey]model:[/] {Markup.Escape(plan.ModelName)} ({plan.Config.Denoiser.ToString().ToLowerInvariant()}, {plan.Config.ImageSize}px)  " +
                                $"[grey]sampler:[/] {Markup.Escape(plan.Describe())}  [grey]generator:[/] {Parse.Name(plan.Request.Generator)} seed {plan.Request.Seed}");
-        using var pipeline = ModelLoading.Load(plan.Model, device, precision);
+        using var pipeline = onnx is null ? ModelLoading.Load(plan.Model, device, precision) : null;
+        Func<GenerationRequest, IProgress<GenerationProgress>, CancellationToken, IEnumerable<GenerationBatch>> generate =
+            onnx is null ? pipeline!.GenerateBatches : onnx.GenerateBatches;
         if (plan.ClassRows) AnsiConsole.MarkupLine($"[grey]rows:[/] classes 0-{plan.Config.ResolvedNumClasses - 1}" +
                                                    (plan.ModelName == BuiltInModels.DefaultName ? $" ({Markup.Escape(string.Join(", ", BuiltInModels.FashionMnistClasses))})" : ""));
 
@@ -73,7 +79,7 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
                     evals.Description = $"batch {p.Batch}/{p.Batches}: evaluations";
                     evals.Value = p.Evaluation;
                 });
-                foreach (var batch in pipeline.GenerateBatches(request, progress, cancellationToken))
+                foreach (var batch in generate(request, progress, cancellationToken))
                     if (world.Size == 1) sink!.Add(batch); else mine.Add(batch);
             });
         if (world.Size > 1)

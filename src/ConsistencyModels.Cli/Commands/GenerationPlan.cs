@@ -27,9 +27,12 @@ internal sealed record GenerationPlan(ModelSpec Model, GenerationRequest Request
 
     /// <param name="gridColumns">`cm generate --grid-columns`; with <paramref name="rowsByDefault"/> the built-in model
     /// defaults to one grid row per class (`cm sample` draws random labels instead).</param>
-    public static GenerationPlan From(SamplingSettings s, int? gridColumns = null, bool rowsByDefault = true)
+    public static GenerationPlan From(SamplingSettings s, int? gridColumns = null, bool rowsByDefault = true) =>
+        From(s, ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey, s.Recipe), gridColumns, rowsByDefault);
+
+    /// <summary>The plan for an already resolved model (an exported ONNX file's, <see cref="OnnxBackend"/>).</summary>
+    public static GenerationPlan From(SamplingSettings s, ModelSpec spec, int? gridColumns = null, bool rowsByDefault = true)
     {
-        var spec = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey, s.Recipe);
         var (name, config, sampler, steps, ts, generator) = (spec.Name, spec.Config, spec.DefaultSampler, spec.Steps, spec.TwoStepTs, spec.DefaultGenerator);
         var (numSamples, batch, seed) = spec.Recipe is { } r ? (r.NumSamples, r.BatchSize, (long)r.Seed) : (16, 16, 42L);
 

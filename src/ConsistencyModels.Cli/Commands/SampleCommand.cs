@@ -37,16 +37,18 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var plan = GenerationPlan.From(s, rowsByDefault: false);
+        using var onnx = s.Onnx is null ? null : OnnxBackend.Open(s);        // --onnx: ONNX Runtime over the exported file
+        var plan = onnx is null ? GenerationPlan.From(s, rowsByDefault: false) : GenerationPlan.From(s, onnx.Spec, rowsByDefault: false);
         // Shards need noise indexed by sample: default to one stream per sample, which any shard can draw alone.
         var request = s.Generator is null ? plan.Request with { Generator = GeneratorKind.DetermIndiv } : plan.Request;
         request.Validate(plan.Config);
         if (request.Generator == GeneratorKind.Dummy || !request.AdvanceGeneratorPerBatch)
             throw new ArgumentException("cm sample needs per-sample noise (--generator determ or determ-indiv, without --official-batch-noise), so that shards can be redone alone");
 
-        var device = DeviceOption.Parse(s.Device);
+        if (onnx is not null) OnnxBackend.Convert(request);                 // refuses a sampler ONNX Runtime lacks, by its flag
+        var device = onnx is null ? DeviceOption.Parse(s.Device) : TorchSharp.torch.CPU;
         var precision = Parse.Precision(s.Precision);
-        if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        if (s.Threads is int threads && onnx is null) TorchSharp.torch.set_num_threads(threads);
 
         // Under mpirun, rank r makes the shards i with i mod size = r; rank 0 writes the manifest before anyone checks it.
         var world = Cluster.World;
@@ -69,7 +71,8 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         if (world.Size > 1) AnsiConsole.MarkupLine($"{world.Size} MPI ranks: this rank (0) makes shards 0, {world.Size}, {2 * world.Size}, ...");
         if (todo.Count == 0 && world.Size == 1) { AnsiConsole.MarkupLine($"nothing to do; evaluate with: cm evaluate --samples {Markup.Escape(s.OutputDir)}"); return 0; }
 
-        using var pipeline = ModelLoading.Load(plan.Model, device, precision);
+        using var pipeline = onnx is null ? ModelLoading.Load(plan.Model, device, precision) : null;
+        Func<GenerationRequest, IProgress<GenerationProgress>, CancellationToken, ImageBatch> generate = onnx is null ? pipeline!.Generate : onnx.Generate;
         var started = DateTime.UtcNow;
         AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
@@ -83,7 +86,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
                     int first = shard * s.ShardSize, count = ShardCount(shard, n, s.ShardSize);
                     var shardRequest = request with { FirstSample = first, EndSample = first + count };
                     var progress = new SyncProgress<GenerationProgress>(p => task.Value = finished + (p.SamplesDone - first));
-                    var result = pipeline.Generate(shardRequest, progress, cancellationToken);
+                    var result = generate(shardRequest, progress, cancellationToken);
                     WriteShard(ShardPath(s.OutputDir, shard), result);
                     finished += count;
                     task.Value = finished;
@@ -121,7 +124,8 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
     private static SortedDictionary<string, string> Manifest(Settings s, GenerationPlan plan, GenerationRequest request) => new(StringComparer.Ordinal)
     {
         ["model"] = plan.ModelName,
-        ["checkpoint"] = s.Checkpoint is null ? "built-in" : $"{Path.GetFullPath(s.Checkpoint)} ({new FileInfo(s.Checkpoint).Length} bytes)",
+        ["checkpoint"] = s.Onnx is not null ? $"onnx {Path.GetFullPath(s.Onnx)} ({new FileInfo(s.Onnx).Length} bytes)"
+            : s.Checkpoint is null ? "built-in" : $"{Path.GetFullPath(s.Checkpoint)} ({new FileInfo(s.Checkpoint).Length} bytes)",
         ["sampler"] = plan.Describe(),
         ["churn"] = FormattableString.Invariant($"s_churn={request.Sampling.Churn.SChurn} s_tmin={request.Sampling.Churn.STmin} s_tmax={request.Sampling.Churn.STmax} s_noise={request.Sampling.Churn.SNoise}"),
         ["seed"] = request.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -22,14 +22,14 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
     private const double Tolerance = 1e-4;
 
     /// <summary>Scale-shift norm, up/down resblocks, class embedding, attention by head channels.</summary>
-    private static readonly ModelConfig TinyConditional = new()
+    internal static readonly ModelConfig TinyConditional = new()
     {
         ImageSize = 16, NumChannels = 32, NumResBlocks = 1, ChannelMult = [1, 2], AttentionResolutions = [8],
         NumHeadChannels = 16, ClassCond = true, NumClasses = 10, UseScaleShiftNorm = true, ResblockUpdown = true,
     };
 
     /// <summary>Additive timestep embedding, conv down/upsampling, unconditional, attention by head count at two resolutions.</summary>
-    private static readonly ModelConfig TinyUnconditional = new()
+    internal static readonly ModelConfig TinyUnconditional = new()
     {
         ImageSize = 16, NumChannels = 32, NumResBlocks = 2, ChannelMult = [1, 2], AttentionResolutions = [16, 8],
         NumHeads = 2, UseScaleShiftNorm = false, ResblockUpdown = false,
@@ -148,7 +148,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
     }
 
     /// <summary>A model with every parameter random (the zero-initialised output convs included, so every block counts).</summary>
-    private static UNetModel RandomModel(ModelConfig config, int seed)
+    internal static UNetModel RandomModel(ModelConfig config, int seed)
     {
         var model = new UNetModel(config, META);
         var gen = new TorchSharp.torch.Generator((ulong)seed);
