@@ -31,8 +31,8 @@ export SIGMA_MID=${SIGMA_MID:-1.5}       # ECT's second σ: the best of a sweep 
 export ROWS
 
 model_args() {   # run checkpoint-glob -> --model-config/--checkpoint (or the built-in name)
-  if [ "$1" = builtin ]; then echo "--checkpoint $2"; return; fi
-  case $2 in builtin:*) echo "--checkpoint ${2#builtin:}"; return;; esac
+  if [ "$1" = builtin ]; then echo "--preset $2"; return; fi
+  case $2 in builtin:*) echo "--preset ${2#builtin:}"; return;; esac
   local ckpt; ckpt=$(ls -1 "$RUNS/$1"/$2 2>/dev/null | sort | tail -1)
   [ -n "$ckpt" ] || return 1
   echo "--model-config $RUNS/$1/config.json --checkpoint $ckpt"

@@ -123,6 +123,25 @@ public class TrainerTests
         Assert.Equal(TrainingLog.Read(perTensor).Select(r => r.Loss), TrainingLog.Read(flat).Select(r => r.Loss));
     }
 
+    [Theory]
+    [InlineData(TrainingMode.Edm, -1)]
+    [InlineData(TrainingMode.Edm, 2)]
+    [InlineData(TrainingMode.EasyConsistencyTuning, -1)]
+    public void FlatBuffersFromTheFirstStepEqualPerTensorUpdates(TrainingMode mode, int microbatch)
+    {
+        // A fresh run on flat buffers (no resume: nothing is loaded into them) must also be the per-tensor run.
+        using var tmp = new TempDir();
+        var data = new SyntheticData(10);
+        string? teacher = mode == TrainingMode.EasyConsistencyTuning ? Teacher(tmp) : null;
+        string perTensor = tmp.File("per-tensor"), flat = tmp.File("flat");
+        using (var a = new Trainer(Options(mode, perTensor, 4, teacher) with { FlatParameters = false, Microbatch = microbatch }, data)) a.Run(default, Report(perTensor));
+        using (var b = new Trainer(Options(mode, flat, 4, teacher) with { FlatParameters = true, Microbatch = microbatch }, data)) b.Run(default, Report(flat));
+        Assert.All(TrainingLog.Read(flat), r => Assert.True(double.IsFinite(r.Loss), $"step {r.Step}: loss {r.Loss}"));
+        Assert.Equal(TrainingLog.Read(perTensor).Select(r => r.Loss), TrainingLog.Read(flat).Select(r => r.Loss));
+        foreach (var name in new[] { "model000004.pt", "ema_hl0.02kimg_000004.pt", "opt000004.pt" })
+            AssertSameGraph(name, TorchCheckpoint.ReadGraph(Path.Combine(perTensor, name)), TorchCheckpoint.ReadGraph(Path.Combine(flat, name)));
+    }
+
     [Fact]
     public void CheckpointsUseTheModelKeys()
     {
