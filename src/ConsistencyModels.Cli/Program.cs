@@ -124,8 +124,9 @@ catch (Exception e)
     Console.Error.WriteLine(e);
     exitCode = 1;
 }
-// Under mpirun, a failing rank must end the job rather than leave the others waiting in a collective.
-if (exitCode != 0) Cluster.AbortOthers(exitCode);
+// Under mpirun, a failing rank must end the job rather than leave the others waiting in a collective. A run stopped by
+// a signal (130/143) is no failure: every rank stopped at the same step and rank 0 saved it.
+if (exitCode != 0 && !StopSignals.IsStopCode(exitCode)) Cluster.AbortOthers(exitCode);
 Cluster.Shutdown();
 return exitCode;
 

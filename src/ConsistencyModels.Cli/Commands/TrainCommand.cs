@@ -1,4 +1,4 @@
-// `cm train edm|cd|ct|ect`: parse options -> TrainingOptions -> Trainer.Run with a progress bar, sample grids and plots; on Ctrl-C the loop saves and stops.
+// `cm train edm|cd|ct|ect`: parse options -> TrainingOptions -> Trainer.Run with a progress bar, sample grids and plots; on Ctrl-C or SIGTERM the loop saves and stops (exit 130 / 143).
 using System.ComponentModel;
 using System.Globalization;
 using ConsistencyModels.Cli.Reporting;
@@ -159,20 +159,23 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         using var trainer = AnsiConsole.Status().Start("building the networks", _ => new Trainer(options, data, device, Warn, Cluster.World));
         if (trainer.Step >= trainer.EndStep) { AnsiConsole.MarkupLine($"nothing to do: the run is at step {trainer.Step} of {trainer.EndStep}"); return 0; }
 
-        // Ctrl-C asks the loop to stop: it saves the step it stops at. A second Ctrl-C ends the process at once.
-        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        void OnCtrlC(object? sender, ConsoleCancelEventArgs e)
+        // Ctrl-C or SIGTERM asks the loop to stop: it saves the step it stops at (the same atomic save as every
+        // --save-interval, so --resume continues bit-identically) and cm exits with 130 (SIGINT) or 143 (SIGTERM).
+        // A second signal ends the process at once.
+        using var signals = StopSignals.Listen(cancellationToken);
+        var end = Train(trainer, options, data, s.SampleColumns, signals.Token, Warn);
+        if (!end.Interrupted)
         {
-            if (interrupt.IsCancellationRequested) return;
-            e.Cancel = true;
-            interrupt.Cancel();
+            AnsiConsole.MarkupLine($"done at step {end.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
+            return 0;
         }
-        Console.CancelKeyPress += OnCtrlC;
-        try { return Train(trainer, options, data, s.SampleColumns, interrupt.Token, Warn); }
-        finally { Console.CancelKeyPress -= OnCtrlC; }
+        AnsiConsole.MarkupLine(Markup.Escape(end.Checkpoint is null
+            ? $"stopped by {signals.Describe()} at step {end.Step}: nothing trained, nothing saved"
+            : $"stopped by {signals.Describe()}: saved step {end.Step} ({Path.GetFileName(end.Checkpoint)}) in {options.OutputDirectory}; continue with --resume"));
+        return signals.ExitCode;
     }
 
-    private static int Train(Trainer trainer, TrainingOptions options, ITrainingDataset data, int sampleColumns, CancellationToken cancel, Action<string> warn)
+    private static TrainingEnd Train(Trainer trainer, TrainingOptions options, ITrainingDataset data, int sampleColumns, CancellationToken cancel, Action<string> warn)
     {
         var report = new TrainingReport(options.OutputDirectory, sampleColumns, data.NumClasses, options.Mode.ToString(), warn);
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive;    // redirected output has no ETA column: put it in the text
@@ -190,12 +193,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                         : string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:G4}  {(p.Scales > 0 ? $"N {p.Scales}  μ {p.TargetEma:F5}  " : "")}{p.ImagesPerSecond / options.GlobalBatchSize:F2} it/s ({p.ImagesPerSecond:F1} img/s){(interactive ? "" : "  ETA " + Eta(p))}");
                 }));
             });
-        if (end!.Interrupted)
-            AnsiConsole.MarkupLine(end.Checkpoint is null
-                ? $"interrupted at step {end.Step}: nothing trained, nothing saved"
-                : $"interrupted at step {end.Step}, its checkpoint saved ({Markup.Escape(Path.GetFileName(end.Checkpoint))}); checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
-        else AnsiConsole.MarkupLine($"done at step {end.Step}; checkpoints and log.csv in {Markup.Escape(options.OutputDirectory)}");
-        return 0;
+        return end!;
     }
 
     private static string Eta(TrainingProgress p)
