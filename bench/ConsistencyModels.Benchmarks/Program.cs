@@ -4,6 +4,7 @@
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
 //   ... -- --suite memory [--cases imagenet64-pt,imagenet64-safetensors,lsun256-pt,lsun256-safetensors] [--markdown FILE]
 //        (MemoryBench.cs: peak resident memory of load + one-step generation at batch 1, each case in a fresh process)
+//   ... -- --suite onnx [--quick] [--markdown FILE]   (OnnxBench.cs: ONNX Runtime against libtorch, one step, batch 1 and 8)
 //   ... -- --suite precision [--quick] [--markdown FILE]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
@@ -40,7 +41,8 @@ if (threads is int t) set_num_threads(t);
 if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
 if (suite == "training") return TrainingBench.Run(quick, markdown);
 if (suite == "memory") return MemoryBench.Run(gpuCases, markdown);
-if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training or memory (got {suite})"); return 2; }
+if (suite == "onnx") return OnnxBench.Run(quick, markdown);
+if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training, memory or onnx (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs, {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

@@ -53,6 +53,7 @@ echo "$ROWS" | while IFS='|' read -r id label nfe run glob opts; do
   # images/s: 1,000 samples (200 for the teacher) alone on the machine, 2 threads
   n=$([ "$nfe" -gt 2 ] && echo 200 || echo 1000)
   # shellcheck disable=SC2086
+  [ "${SKIP_IPS:-0}" = 1 ] && { [ -s "$id.ips" ] || echo "–" > "$id.ips"; }   # SKIP_IPS=1: no timing (a machine that is not quiet)
   [ -s "$id.ips" ] || $CM sample --num-samples "$n" --seed 9 --batch-size 100 --threads 2 $args $opts --output-dir "ips-$id" \
     | grep -o '([0-9.]* images/s)' | grep -o '[0-9.]*' > "$id.ips"
   rm -rf "ips-$id"

@@ -25,7 +25,7 @@ public static class BuiltInModels
     public static CheckpointPreset EdmFashionMnist32 { get; } = new(
         "edm_fmnist32", TrainingPresets.FashionMnist32(DenoiserKind.Edm), SamplerKind.Heun, 18, null, GeneratorKind.Determ,
         "built in: EDM teacher, Fashion-MNIST 32x32 class-conditional (1.5 M images on one GPU), fp16 weights; Heun 18 steps by default",
-        "an EDM model: heun/euler/dpm take --steps, multistep samplers do not apply");
+        "an EDM model: heun, euler and dpm take a step count; the multistep samplers do not apply");
 
     public static IReadOnlyList<CheckpointPreset> All { get; } = [CdFashionMnist32, EdmFashionMnist32];
 
