@@ -105,7 +105,8 @@ public class PackageContentsTests
         Assert.Equal(0x14c, Machine(head));
     }
 
-    public static TheoryData<string> Rids => new() { "linux-x64", "win-x64", "osx-arm64" };
+    private static readonly string[] AllRids = ["linux-x64", "win-x64", "osx-arm64"];
+    public static TheoryData<string> Rids => new(AllRids);
 
     /// <summary>The natives each RID package must hold (by file name) and the binary kind they must have.</summary>
     private static (string[] Natives, Binary Kind) Expected(string rid) => rid switch
@@ -154,9 +155,14 @@ public class PackageContentsTests
         using var zip = ZipFile.OpenRead(Package("ConsistencyModels.Cli"));
         var settings = zip.Entries.Single(e => e.FullName.EndsWith("DotnetToolSettings.xml"));
         string xml = Encoding.UTF8.GetString(All(settings));
-        var packed = Rids.Select(r => (string)r[0]).Where(r => Directory.GetFiles(PackagesDir!, $"ConsistencyModels.Cli.{r}.*.nupkg").Length == 1).ToArray();
-        Assert.NotEmpty(packed);
-        foreach (var rid in packed) Assert.Contains($"ConsistencyModels.Cli.{rid}", xml);
+        var listed = XElement.Parse(xml.TrimStart('\uFEFF')).Descendants().Where(e => e.Name.LocalName == "RuntimeIdentifierPackage")
+            .Select(e => ((string)e.Attribute("RuntimeIdentifier")!, (string)e.Attribute("Id")!)).ToArray();
+        Assert.Contains(("linux-x64", "ConsistencyModels.Cli.linux-x64"), listed);
+        foreach (var (rid, id) in listed)
+        {
+            Assert.Contains(rid, AllRids);
+            Assert.True(Directory.GetFiles(PackagesDir!, $"{id}.*.nupkg").Length == 1, $"the pointer names {id}, which was not packed beside it");
+        }
         Assert.DoesNotContain(zip.Entries, e => e.FullName.EndsWith(".dll") || e.FullName.EndsWith(".so") || e.FullName.EndsWith(".dylib"));
     }
 
