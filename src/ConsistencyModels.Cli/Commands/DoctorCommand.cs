@@ -22,7 +22,7 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
         Row(".NET", $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture})");
         Row("TorchSharp", typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?");
         InitializeDeviceType(TorchSharp.DeviceType.CPU);
-        Row("libtorch", LibTorchLocator.LoadedFrom() ?? "(not found in /proc/self/maps)");
+        Row("libtorch", LibTorchLocator.LoadedFrom() ?? "(not found among the loaded libraries)");
         Row(LibTorchLocator.EnvironmentVariable, LibTorchLocator.RequestedDirectory ?? "(not set: the libtorch next to cm)");
         bool cudaAvailable = cuda.is_available();
         Row("CUDA", cudaAvailable ? $"available, {cuda.device_count()} device(s)" : "not available (the CPU libtorch, or no GPU/driver); see README, CUDA");
@@ -44,8 +44,12 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
         return 0;
     }
 
+    /// <summary>The CPU's name: /proc/cpuinfo on Linux, PROCESSOR_IDENTIFIER on Windows, the architecture elsewhere.</summary>
     private static string CpuModel()
     {
+        if (OperatingSystem.IsWindows())
+            return Environment.GetEnvironmentVariable("PROCESSOR_IDENTIFIER") ?? RuntimeInformation.ProcessArchitecture.ToString();
+        if (!OperatingSystem.IsLinux()) return RuntimeInformation.ProcessArchitecture.ToString();
         try { return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown model"; }
         catch (IOException) { return "unknown model"; }
     }

@@ -20,8 +20,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private readonly delegate* unmanaged<IntPtr, int, int> _abort;
     private bool _disposed;
 
-    /// <summary>Library names tried in order: OpenMPI (Debian openmpi-bin), MPICH, then the generic name.</summary>
-    private static readonly string[] LibraryNames = ["libmpi.so.40", "libmpi.so.12", "libmpi.so"];
+    /// <summary>
+    /// Library names tried in order: OpenMPI (Debian openmpi-bin), MPICH, then the generic name; on macOS their dylib
+    /// names; on Windows MS-MPI (MPICH's handle encoding). Only Linux with OpenMPI is tested.
+    /// </summary>
+    private static readonly string[] LibraryNames =
+        LibraryNamesFor(OperatingSystem.IsWindows() ? OSPlatform.Windows : OperatingSystem.IsMacOS() ? OSPlatform.OSX : OSPlatform.Linux);
+
+    internal static string[] LibraryNamesFor(OSPlatform os) =>
+        os == OSPlatform.Windows ? ["msmpi.dll"]
+        : os == OSPlatform.OSX ? ["libmpi.40.dylib", "libmpi.12.dylib", "libmpi.dylib"]
+        : ["libmpi.so.40", "libmpi.so.12", "libmpi.so"];
 
     private MpiCommunicator(IntPtr lib, bool openMpi)
     {
@@ -86,8 +95,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             bool openMpi = NativeLibrary.TryGetExport(lib, "ompi_mpi_comm_world", out _);
             return new MpiCommunicator(lib, openMpi);
         }
-        throw new DllNotFoundException("this process was started by an MPI launcher, but no MPI library (libmpi.so.40 of OpenMPI, " +
-                                       "libmpi.so.12 of MPICH) could be loaded: install one (Debian: apt-get install openmpi-bin) or run without mpirun");
+        throw new DllNotFoundException("this process was started by an MPI launcher, but no MPI library (" + string.Join(", ", LibraryNames) +
+                                       ") could be loaded: install one (Debian: apt-get install openmpi-bin) or run without mpirun");
     }
 
     public void AllreduceSum(Span<float> values) => Allreduce(values, _float, ref _sendFloats);

@@ -1,5 +1,6 @@
 // libtorch global settings that TorchSharp 0.107 does not expose (at::globalContext()), reached through their C++
-// symbols. Each setter returns false where the loaded libtorch lacks the symbol instead of failing.
+// symbols. Each setter returns false where the loaded libtorch lacks the symbol instead of failing (so on Windows, whose
+// MSVC-mangled names differ from these Itanium ones, they do nothing).
 using System.Runtime.InteropServices;
 
 namespace ConsistencyModels.Runtime;
