@@ -35,6 +35,7 @@ internal sealed class DoctorCommand : Command<DoctorCommand.Settings>
             CpuFeatures.Avx512Fp16 ? "AVX512-FP16" : "no AVX512-FP16",
         }));
         Row("bf16 sampling", CpuFeatures.Describe(Precision.Bf16));
+        Row("CPU convolutions", Runtime.TorchRuntime.EnsureSoundCpuConvolutions() ?? (Runtime.TorchRuntime.MkldnnEnabled() == true ? "oneDNN, checked" : "libtorch's own kernels"));
         Row("threads", $"{get_num_threads()} intra-op, {get_num_interop_threads()} inter-op (cm --threads N sets intra-op)");
         Row("MPI", Distributed.MpiCommunicator.LauncherWorldSize() is int n
             ? $"launched with {n} rank(s); this is rank {Cluster.World.Rank} of {Cluster.World.Size}"

@@ -35,6 +35,7 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     {
         Config = config.Validate();
         Kernels = kernels ?? KernelOptions.Default;
+        Runtime.TorchRuntime.EnsureSoundCpuConvolutions();   // once per process: oneDNN is wrong on some CPUs (see there)
         int mc = config.NumChannels, embDim = 4 * mc;
         var mult = config.ResolvedChannelMult;
         var attnDs = config.AttentionDownsampleFactors;

@@ -66,6 +66,7 @@ public sealed class TrainingState : IDisposable
     public static TrainingState Create(TrainingOptions options, Device device, Action<string> log)
     {
         var config = options.OnlineModel;
+        if (device.type == DeviceType.CPU && Runtime.TorchRuntime.EnsureSoundCpuConvolutions() is { } fault) log(fault);
         manual_seed(options.Seed);
         var online = new UNetModel(config);
         online.to(device).train();
