@@ -9,6 +9,7 @@ using ConsistencyModels.Nn;
 using ConsistencyModels.Tests.IO;
 using ConsistencyModels.Tests.Parity;
 using ConsistencyModels.Training;
+using ConsistencyModels.Runtime;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -24,6 +25,10 @@ public class ConsistencyLossParityTests
     // moves it ~1e-5) shows up nearly undamped; denoiser-call outputs 2.2e-6, their inputs x_t 5.9e-8; gradients 4.7e-5
     // (cd.lpips out.2.weight; CT worst 3.9e-5), the same spread amplified by backpropagation through these small losses.
     private const double CtLossTol = 2e-6, CdLossTol = 1e-5, CallTol = 1e-5, GradTol = 1.5e-4;
+    // Where oneDNN is switched off (TorchRuntime.EnsureSoundCpuConvolutions found it wrong on this CPU), libtorch's own
+    // convolution kernels sum in another order; the l1 loss's sign() turns those last-bit differences into a few flipped
+    // elements (worst seen: ct.l1 4.4e-4 on an AMD EPYC Zen 5 VM).
+    private const double FallbackGradTol = 1e-3;
     private static readonly object Gate = new();
     private static OrderedDictionary<string, Tensor>? _stateDict;
     private static Lpips? _lpips;
@@ -126,7 +131,7 @@ public class ConsistencyLossParityTests
             var g = parameters[p].grad ?? throw new Xunit.Sdk.XunitException($"{p} has no gradient");
             string key = $"{name}.grad.{p}";
             if (p == "label_emb.weight") { g = g.index_select(0, y); key += "[y]"; }
-            Close.RelativeToAbsMax(f[key], g, GradTol, key);
+            Close.RelativeToAbsMax(f[key], g, TorchRuntime.EnsureSoundCpuConvolutions() is null ? GradTol : FallbackGradTol, key);
         }
         Assert.Null(target.parameters().First().grad);
     }
