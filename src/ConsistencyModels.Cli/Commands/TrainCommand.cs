@@ -116,8 +116,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--log-interval <N>"), Description("Log (log.csv, progress) every N steps (default 10).")]
         public int? LogInterval { get; init; }
 
-        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run).")]
+        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run). The run's mode and model must match its record; --seed, --global-batch-size, --ema-rate and the architecture default to the recorded ones.")]
         public bool Resume { get; init; }
+
+        [CommandOption("--resume-with-changes"), Description("--resume, also when --seed, --global-batch-size or --ema-rate differ from the run's record (the result is then not the uninterrupted run; a new EMA rate starts from the resumed weights).")]
+        public bool ResumeWithChanges { get; init; }
 
         [CommandOption("--no-flip"), Description("Disable the random horizontal flip.")]
         public bool NoFlip { get; init; }
@@ -134,7 +137,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public override ValidationResult Validate()
         {
             if (!TrainPlan.Modes.ContainsKey(Mode)) return ValidationResult.Error($"MODE must be edm, cd, ct or ect (got '{Mode}')");
-            if ((Preset is null) == (ModelConfig is null)) return ValidationResult.Error("choose the architecture with exactly one of --preset NAME and --model-config FILE");
+            if (Preset is not null && ModelConfig is not null) return ValidationResult.Error("choose the architecture with one of --preset NAME and --model-config FILE, not both");
+            if (Preset is null && ModelConfig is null && !Resume && !ResumeWithChanges)
+                return ValidationResult.Error("choose the architecture with --preset NAME or --model-config FILE (with --resume it defaults to the run's)");
             if (Data is null) return ValidationResult.Error("--data PATH is required (an image folder, IDX files or an .npz)");
             if (Output is null) return ValidationResult.Error("--output DIR is required (checkpoints, log.csv and sample grids go there)");
             if (TrainPlan.Recipe(Mode, Recipe, out var recipeError) is null) return ValidationResult.Error(recipeError!);
