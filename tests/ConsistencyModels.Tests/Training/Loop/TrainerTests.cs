@@ -101,6 +101,22 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TemporaryFilesOfAKilledSaveAreRemovedWhenTheNextRunStarts()
+    {
+        using var tmp = new TempDir();
+        using (var a = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { MaxSteps = 2 }, new SyntheticData(10))) a.Run();
+        // A save of step 4 killed while writing its model and optimiser files.
+        string[] orphans = [tmp.File($".model000004.pt.{Guid.NewGuid():N}.tmp"), tmp.File($".opt000004.pt.{Guid.NewGuid():N}.tmp")];
+        foreach (var f in orphans) File.WriteAllBytes(f, [1, 2, 3]);
+        var log = new List<string>();
+        using (var b = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true }, new SyntheticData(10), log: log.Add))
+            Assert.Equal(2, b.Step);
+        Assert.All(orphans, f => Assert.False(File.Exists(f), f));
+        Assert.Contains(log, l => l.Contains("removed 2 temporary file(s)"));
+        Assert.True(File.Exists(TrainingCheckpoints.Model(tmp.Path, 2)));
+    }
+
+    [Fact]
     public void ResumeRefusesAnotherSeedOrARecordThatIsNotOneAndAllowsChangesWhenAsked()
     {
         using var tmp = new TempDir();
