@@ -43,6 +43,9 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("--output", s.Output ?? (s.OutputDir is null && s.Npz is null ? "samples.png" : null));
+        OutputChecks.Directory("--output-dir", s.OutputDir);
+        OutputChecks.File("--npz", s.Npz);
         var plan = GenerationPlan.From(s, s.GridColumns);                      // validates everything before the (slow) load
         var device = DeviceOption.Parse(s.Device);
         var precision = Parse.Precision(s.Precision);

@@ -37,6 +37,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.Directory("--output-dir", s.OutputDir);
         var plan = GenerationPlan.From(s, rowsByDefault: false);
         // Shards need noise indexed by sample: default to one stream per sample, which any shard can draw alone.
         var request = s.Generator is null ? plan.Request with { Generator = GeneratorKind.DetermIndiv } : plan.Request;

@@ -150,6 +150,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.Directory("--output", s.Output);
         var options = TrainPlan.From(s);
         options.Validate();                // before Describe, which reads the schedules the checks guard (--double 0)
         var device = DeviceOption.Parse(s.Device);
