@@ -84,7 +84,7 @@ public static class TrainingCheckpoints
     public static void CheckResume(CheckpointManifest recorded, string path, TrainingOptions options)
     {
         if (!Enum.TryParse<TrainingMode>(recorded.Mode, out var mode) || !Enum.IsDefined(mode))
-            throw new InvalidDataException($"`Resume`: {path} records an unknown `Mode` '{Shorten(recorded.Mode)}'");
+            throw new InvalidDataException($"`Resume`: {path} records an unknown mode '{Shorten(recorded.Mode)}'");
         if (mode != options.Mode)
             throw new InvalidDataException($"`Mode`: {path} records a {mode} run, requested {options.Mode}");
         var mine = ModelConfigJson.ToJson(options.OnlineModel, indented: false);
