@@ -76,7 +76,7 @@ internal static class TrainPlan
             catch (ArgumentException e) { throw new InvalidDataException($"--resume: {record!.Value.Path} records a model config that cannot be read ({e.Message})"); }
         }
         if (s.Dropout is double d) model = model with { Dropout = d };
-        var o = recipe.Create(model, s.Output!, s.TotalTrainingSteps);
+        var o = recipe.Create(model, s.Output!, s.TotalTrainingSteps ?? record?.Manifest.TotalSteps ?? 10_000);
 
         var targetEma = s.TargetEmaMode?.ToLowerInvariant() switch
         {
@@ -157,7 +157,8 @@ internal static class TrainPlan
             EctStageSteps = s.Double ?? o.EctStageSteps,
             GlobalBatchSize = s.GlobalBatchSize ?? recorded?.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
             LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
-            EmaHalfLifeKimg = s.EmaHalflifeKimg ?? o.EmaHalfLifeKimg, EmaRampupRatio = s.EmaRampupRatio ?? o.EmaRampupRatio,
+            EmaHalfLifeKimg = s.EmaHalflifeKimg ?? recorded?.EmaHalfLifeKimg ?? o.EmaHalfLifeKimg,
+            EmaRampupRatio = s.EmaRampupRatio ?? recorded?.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
             TeacherPath = teacher is null ? o.TeacherPath
                 : !File.Exists(teacher) && BuiltInModels.TryGet(teacher, out var builtIn) ? builtIn!.Name : ModelCache.ResolveFile(teacher),

@@ -22,9 +22,11 @@ public sealed class TrainResumeTests : IDisposable
     private TrainingOptions Fresh() => TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Preset = "fmnist32", Data = "unused", Output = _tmp.File("fresh") });
 
     /// <summary>A run folder whose newest complete checkpoint is step 2 of an edm fmnist32 run with these settings.</summary>
-    private void Record(string mode = "Edm", long seed = 5, int batch = 32, double[]? rates = null, ModelConfig? model = null) =>
+    private void Record(string mode = "Edm", long seed = 5, int batch = 32, double[]? rates = null, ModelConfig? model = null,
+                        long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null) =>
         TrainingCheckpoints.WriteState(Run, new CheckpointManifest(2, mode, seed, batch, rates ?? [0.9, 0.99],
-                                                                   ModelConfigJson.ToJson(model ?? Fresh().OnlineModel, indented: false)));
+                                                                   ModelConfigJson.ToJson(model ?? Fresh().OnlineModel, indented: false),
+                                                                   totalSteps, halfLifeKimg, rampup));
 
     private CmProcess.Result Resume(params string[] extra) =>
         CmProcess.Run(["train", "edm", "--data", _tmp.File("no-data"), "--output", Run, "--resume", .. extra]);
@@ -79,12 +81,15 @@ public sealed class TrainResumeTests : IDisposable
     [Fact]
     public void OptionsLeftOutAreTakenFromTheRecord()
     {
-        Record(seed: 5, batch: 32, rates: [0.9, 0.99]);
-        // `--resume` with neither the architecture nor the seed, batch or EMA rates: the run's own.
+        Record(seed: 5, batch: 32, rates: [0.9, 0.99], totalSteps: 123, halfLifeKimg: 500, rampup: 0.1);
+        // `--resume` with neither the architecture nor the seed, batch, EMA rates or length: the run's own.
         var o = TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, Resume = true });
         Assert.Equal(5, o.Seed);
         Assert.Equal(32, o.GlobalBatchSize);
         Assert.Equal([0.9, 0.99], o.EmaRates);
+        Assert.Equal(123, o.Schedule.TotalSteps);
+        Assert.Equal(500, o.EmaHalfLifeKimg);
+        Assert.Equal(0.1, o.EmaRampupRatio);
         Assert.Equal(ModelConfigJson.ToJson(Fresh().OnlineModel), ModelConfigJson.ToJson(o.OnlineModel));
         Assert.True(o.Resume);
         Assert.False(o.ResumeWithChanges);
@@ -96,4 +101,28 @@ public sealed class TrainResumeTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = _tmp.File("empty"), Resume = true }));
         Assert.Contains("no complete checkpoint", e.Message);
     }
+
+    [SkippableFact]
+    public void ResumeAloneContinuesTheRunBitIdentically()
+    {
+        string data = Path.GetDirectoryName(Requirements.FashionMnist(Requirements.FashionMnistTrainImages))!;
+        string[] first = ["train", "edm", "--preset", "fmnist32", "--data", data, "--seed", "3", "--global-batch-size", "4",
+                          "--total-training-steps", "3", "--log-interval", "1", "--sample-columns", "0"];
+        string straight = _tmp.File("straight");
+        Assert.Equal(0, CmProcess.Run([.. first, "--output", straight]).ExitCode);
+        Assert.Equal(0, CmProcess.Run([.. first, "--output", Run, "--max-steps", "1"]).ExitCode);
+        // Nothing but --resume: architecture, seed, batch and length come from the run's record.
+        var resumed = CmProcess.Run("train", "edm", "--data", data, "--output", Run, "--resume", "--sample-columns", "0");
+        Assert.True(resumed.ExitCode == 0, resumed.All);
+        Assert.Contains("resumed from step 1", resumed.All);
+        Assert.Contains("done at step 3", resumed.All);
+        foreach (var name in new[] { "model000003.pt", "ema_0.999_000003.pt", "ema_0.9999_000003.pt", "opt000003.pt" })
+            Assert.Equal(Hash(Path.Combine(straight, name)), Hash(Path.Combine(Run, name)));
+        Assert.Equal(File.ReadAllText(TrainingCheckpoints.State(straight, 3)), File.ReadAllText(TrainingCheckpoints.State(Run, 3)));
+        // The first step trained (a finite loss), on the same batch in both runs.
+        Assert.True(double.IsFinite(TrainingLog.Read(Run)[0].Loss));
+        Assert.Equal(TrainingLog.Read(straight)[0], TrainingLog.Read(Run)[0]);
+    }
+
+    private static string Hash(string path) => $"{Path.GetFileName(path)} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)))}";
 }

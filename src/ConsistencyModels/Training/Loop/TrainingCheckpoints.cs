@@ -10,8 +10,13 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;
 
-/// <summary>train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.</summary>
-public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson);
+/// <summary>
+/// train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.
+/// <see cref="TotalSteps"/>, <see cref="EmaHalfLifeKimg"/> and <see cref="EmaRampupRatio"/> are null in records written
+/// before they were kept (and the half-life ones in runs without a half-life EMA).
+/// </summary>
+public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
+                                        long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null);
 
 public static class TrainingCheckpoints
 {
@@ -138,7 +143,8 @@ public static class TrainingCheckpoints
             w.Write(ModelConfigJson.ToJson(model.Config));
         });
         WriteState(dir, new CheckpointManifest(step, options.Mode.ToString(), options.Seed, options.GlobalBatchSize, options.EmaRates,
-                                               ModelConfigJson.ToJson(model.Config, indented: false)));
+                                               ModelConfigJson.ToJson(model.Config, indented: false), options.Schedule.TotalSteps,
+                                               options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio));
     }
 
     /// <summary>Loads the checkpoint of <paramref name="step"/> in options.OutputDirectory into <paramref name="state"/>, after checking it is of the same model and mode.</summary>
