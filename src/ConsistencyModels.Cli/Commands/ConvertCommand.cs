@@ -41,6 +41,7 @@ internal sealed class ConvertCommand : Command<ConvertCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("OUTPUT", s.Output);
         string input = ModelCache.ResolveFile(s.Input);
         var state = s.CheckpointKey is null ? CheckpointFile.LoadStateDict(input, InputLimits.FromEnvironment()) : TorchCheckpoint.LoadStateDict(input, s.CheckpointKey, InputLimits.FromEnvironment());
         ScalarType? target = s.Dtype?.ToLowerInvariant() switch

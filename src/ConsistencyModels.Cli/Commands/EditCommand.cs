@@ -102,6 +102,8 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("--output", s.Output);
+        OutputChecks.Directory("--output-dir", s.OutputDir);
         var task = Parse.EditTask(s.Task);
         var source = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey);
         var config = source.Config;

@@ -84,6 +84,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         // With --json, stdout carries only the JSON; progress and messages go to stderr.
         var console = s.Json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
 
+        // Every file is checked (dtype, rank, count, mu/sigma shapes) before a feature network is loaded or runs.
         ImageSource samples;
         if (IsNpz(s.Samples))
             samples = ImageSource.FromNpz(s.Samples, s.NumSamples)
@@ -93,9 +94,12 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             var data = TrainingData.Open(s.Samples, s.ImageSize, s.Channels, classCond: false, InputLimits.FromEnvironment());
             samples = ImageSource.FromDataset(data, 0, s.NumSamples is long n ? (int)Math.Min(n, data.Count) : null);
         }
+        samples.RequireScorable();
         int size = samples.Height, channels = samples.Channels;
-        using IFeatureExtractor extractor = OpenExtractor(s, size, channels, device);
-        var (refImages, refStats, refName) = OpenReference(s, extractor, size, channels);
+        string choice = ExtractorChoice(s, size, channels);
+        var (refImages, refStats, refName) = OpenReference(s, choice, size, channels);
+        using IFeatureExtractor extractor = OpenExtractor(s, choice, size, channels, device);
+        if (refStats is not null) Evaluation.CheckReferenceStatistics(extractor, refStats);
 
         console.MarkupLine($"features: [bold]{Markup.Escape(extractor.Name)}[/]");
         console.MarkupLine($"samples: {samples.Count} from {Markup.Escape(samples.Description)}");
@@ -128,27 +132,28 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         path.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)
         || (Directory.Exists(path) && Directory.GetFiles(path, "*.npz").Length > 0 && !Directory.GetFiles(path, "*idx*").Any());
 
-    private static IFeatureExtractor OpenExtractor(Settings s, int size, int channels, Device device)
+    /// <summary>fmnist or inception: what --feature-extractor asks for (auto: fmnist for 32x32 grey images).</summary>
+    private static string ExtractorChoice(Settings s, int size, int channels)
     {
         string choice = s.FeatureExtractor.Trim().ToLowerInvariant();
         if (choice == "auto") choice = size == 32 && channels == 1 ? "fmnist" : "inception";
-        return choice switch
-        {
-            "fmnist" => size == 32 && channels == 1 ? FashionMnistExtractor.LoadBuiltIn()
-                : throw new ArgumentException($"--feature-extractor fmnist scores 32x32 grey images; the samples are {size}x{size}x{channels}"),
-            "inception" => InceptionV3Extractor.Load(s.Inception is not null && DownloadCatalog.TryGet(s.Inception) is not null
-                ? ModelCache.ResolveFile(s.Inception) : s.Inception, device),
-            _ => throw new ArgumentException($"--feature-extractor '{s.FeatureExtractor}': use inception, fmnist or auto"),
-        };
+        if (choice is not ("fmnist" or "inception")) throw new ArgumentException($"--feature-extractor '{s.FeatureExtractor}': use inception, fmnist or auto");
+        if (choice == "fmnist" && !(size == 32 && channels == 1))
+            throw new ArgumentException($"--feature-extractor fmnist scores 32x32 grey images; the samples are {size}x{size}x{channels}");
+        return choice;
     }
 
-    private static (ImageSource? Images, GaussianStatistics? Statistics, string Name) OpenReference(Settings s, IFeatureExtractor extractor, int size, int channels)
+    private static IFeatureExtractor OpenExtractor(Settings s, string choice, int size, int channels, Device device) => choice == "fmnist"
+        ? FashionMnistExtractor.LoadBuiltIn()
+        : InceptionV3Extractor.Load(s.Inception is not null && DownloadCatalog.TryGet(s.Inception) is not null ? ModelCache.ResolveFile(s.Inception) : s.Inception, device);
+
+    private static (ImageSource? Images, GaussianStatistics? Statistics, string Name) OpenReference(Settings s, string extractorChoice, int size, int channels)
     {
         string? path = s.Reference is not null && !File.Exists(s.Reference) && DownloadCatalog.TryGet(s.Reference) is not null
             ? ModelCache.ResolveFile(s.Reference) : s.Reference;          // e.g. --reference ref_imagenet64 after `cm download`
         if (path is null)
         {
-            if (extractor is not FashionMnistExtractor)
+            if (extractorChoice != "fmnist")
                 throw new ArgumentException("--reference is required: an official reference batch (e.g. VIRTUAL_imagenet64_labeled.npz) or a dataset");
             if (!File.Exists(FashionMnistTest))
                 throw new FileNotFoundException($"the default reference, Fashion-MNIST test, is not at {FashionMnistTest} (apt-get install dataset-fashion-mnist), or give --reference", FashionMnistTest);
@@ -156,14 +161,14 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         }
         if (IsNpz(path))
         {
-            var images = ImageSource.FromNpz(path, s.NumReference);
-            GaussianStatistics? stats = File.Exists(path) ? GaussianStatistics.FromNpz(Npz.Read(path, name => name is "mu" or "sigma")) : null;
+            var images = ImageSource.FromNpz(path, s.NumReference)?.RequireScorable();
+            GaussianStatistics? stats = File.Exists(path) ? GaussianStatistics.FromNpz(Npz.Read(path, name => name is "mu" or "sigma"), source: path) : null;
             if (images is null && stats is null) throw new ArgumentException($"{path} has neither images (arr_0) nor statistics (mu, sigma)");
             if (stats is not null && images is not null && s.NumReference is not null) { stats.Dispose(); stats = null; } // a subset: use its own statistics
             return (images, stats, stats is not null ? $"{path} (FID against its mu/sigma{(images is null ? "" : $"; {images.Count} images for P/R and KID")})" : images!.Description);
         }
         var data = TrainingData.Open(path, size, channels, classCond: false, InputLimits.FromEnvironment());
-        var source = ImageSource.FromDataset(data, 0, s.NumReference is int n ? Math.Min(n, data.Count) : null);
+        var source = ImageSource.FromDataset(data, 0, s.NumReference is int n ? Math.Min(n, data.Count) : null).RequireScorable();
         return (source, null, $"{path} ({source.Count} images at {size}x{size})");
     }
 

@@ -51,6 +51,7 @@ internal sealed class ExportOnnxCommand : Command<ExportOnnxCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("--output", s.Output);
         var spec = ModelSpec.Resolve(s.Preset, s.ModelConfig, s.Checkpoint, s.CheckpointKey, s.Recipe);
         using var pipeline = ModelLoading.Load(spec, TorchSharp.torch.CPU, Precision.Fp32);
         var options = new OnnxExportOptions

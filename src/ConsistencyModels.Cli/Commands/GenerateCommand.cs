@@ -43,6 +43,9 @@ internal sealed class GenerateCommand : Command<GenerateCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("--output", s.Output ?? (s.OutputDir is null && s.Npz is null ? "samples.png" : null));
+        OutputChecks.Directory("--output-dir", s.OutputDir);
+        OutputChecks.File("--npz", s.Npz);
         // --onnx: the exported file is the model, ONNX Runtime runs it (OnnxBackend); otherwise libtorch.
         using var onnx = s.Onnx is null ? null : OnnxBackend.Open(s);
         var plan = onnx is null ? GenerationPlan.From(s, s.GridColumns) : GenerationPlan.From(s, onnx.Spec, s.GridColumns); // validates before the (slow) load

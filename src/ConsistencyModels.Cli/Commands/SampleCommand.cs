@@ -37,6 +37,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.Directory("--output-dir", s.OutputDir);
         using var onnx = s.Onnx is null ? null : OnnxBackend.Open(s);        // --onnx: ONNX Runtime over the exported file
         var plan = onnx is null ? GenerationPlan.From(s, rowsByDefault: false) : GenerationPlan.From(s, onnx.Spec, rowsByDefault: false);
         // Shards need noise indexed by sample: default to one stream per sample, which any shard can draw alone.

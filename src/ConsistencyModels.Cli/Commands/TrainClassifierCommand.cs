@@ -34,6 +34,7 @@ internal sealed class TrainClassifierCommand : Command<TrainClassifierCommand.Se
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.File("--output", s.Output);
         if (s.Threads is int t) set_num_threads(t);
         var train = TrainingData.Open(s.Data, DomainClassifier.ImageSize, 1, classCond: true, InputLimits.FromEnvironment());
         var testPath = s.Test ?? new[] { "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte" }.Select(f => Path.Combine(s.Data, f)).FirstOrDefault(File.Exists)

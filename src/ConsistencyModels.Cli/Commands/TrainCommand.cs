@@ -95,8 +95,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own; ict (for ct) = improved consistency training (Song & Dhariwal 2023): pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280.")]
         public string? Recipe { get; init; }
 
-        [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000).")]
-        public long TotalTrainingSteps { get; init; } = 10_000;
+        [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000; with --resume, the run's).")]
+        public long? TotalTrainingSteps { get; init; }
 
         [CommandOption("--max-steps <N>"), Description("Stop this run after N steps (time-boxed jobs); the schedules still follow --total-training-steps.")]
         public long? MaxSteps { get; init; }
@@ -116,8 +116,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--log-interval <N>"), Description("Log (log.csv, progress) every N steps (default 10).")]
         public int? LogInterval { get; init; }
 
-        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run).")]
+        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run). The run's mode and model must match its record; --seed, --global-batch-size, --ema-rate, --ema-halflife-kimg, --total-training-steps and the architecture default to the recorded ones.")]
         public bool Resume { get; init; }
+
+        [CommandOption("--resume-with-changes"), Description("--resume, also when --seed, --global-batch-size or --ema-rate differ from the run's record (the result is then not the uninterrupted run; a new EMA rate starts from the resumed weights).")]
+        public bool ResumeWithChanges { get; init; }
 
         [CommandOption("--no-flip"), Description("Disable the random horizontal flip.")]
         public bool NoFlip { get; init; }
@@ -134,7 +137,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public override ValidationResult Validate()
         {
             if (!TrainPlan.Modes.ContainsKey(Mode)) return ValidationResult.Error($"MODE must be edm, cd, ct or ect (got '{Mode}')");
-            if ((Preset is null) == (ModelConfig is null)) return ValidationResult.Error("choose the architecture with exactly one of --preset NAME and --model-config FILE");
+            if (Preset is not null && ModelConfig is not null) return ValidationResult.Error("choose the architecture with one of --preset NAME and --model-config FILE, not both");
+            if (Preset is null && ModelConfig is null && !Resume && !ResumeWithChanges)
+                return ValidationResult.Error("choose the architecture with --preset NAME or --model-config FILE (with --resume it defaults to the run's)");
             if (Data is null) return ValidationResult.Error("--data PATH is required (an image folder, IDX files or an .npz)");
             if (Output is null) return ValidationResult.Error("--output DIR is required (checkpoints, log.csv and sample grids go there)");
             if (TrainPlan.Recipe(Mode, Recipe, out var recipeError) is null) return ValidationResult.Error(recipeError!);
@@ -145,6 +150,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        OutputChecks.Directory("--output", s.Output);
         var options = TrainPlan.From(s);
         options.Validate();                // before Describe, which reads the schedules the checks guard (--double 0)
         var device = DeviceOption.Parse(s.Device);

@@ -39,15 +39,44 @@ internal static class TrainPlan
     /// <summary>The recipe's options with the user's overrides.</summary>
     public static TrainingOptions From(TrainCommand.Settings s)
     {
+        var options = Build(s, out var record);
+        // Mode, model, seed, batch and EMA rates against the run's record, before any data is read or network built.
+        if (record is { } r) TrainingCheckpoints.CheckResume(r.Manifest, r.Path, options);
+        return options;
+    }
+
+    private static TrainingOptions Build(TrainCommand.Settings s, out (CheckpointManifest Manifest, string Path)? record)
+    {
         var recipe = Recipe(s.Mode, s.Recipe, out var error) ?? throw new ArgumentException(error);
         var mode = recipe.Mode;
         // ECT tunes a diffusion model: it keeps the teacher's dropout (their CIFAR-10 runs: 0.2 against EDM's 0.13).
         var kind = mode is TrainingMode.Edm or TrainingMode.EasyConsistencyTuning ? DenoiserKind.Edm : DenoiserKind.Consistency;
-        var model = s.Preset is not null
-            ? TrainingPresets.TryGet(s.Preset, kind) ?? throw new ArgumentException($"--preset '{s.Preset}' is unknown: use fmnist32 or a released name (see `cm presets`)")
-            : ModelConfigJson.Load(s.ModelConfig!) with { Denoiser = kind };
+        // --resume: the run's record (corrupt or of another mode: refused here, before any work); what the user leaves
+        // out is taken from it, so `--resume` alone continues the same run.
+        bool resume = s.Resume || s.ResumeWithChanges;
+        record = resume ? TrainingCheckpoints.LatestState(s.Output!) : null;
+        if (record is { } r0)
+        {
+            if (!Enum.TryParse<TrainingMode>(r0.Manifest.Mode, out var recordedMode) || !Enum.IsDefined(recordedMode))
+                throw new InvalidDataException($"--resume: {r0.Path} records an unknown mode '{r0.Manifest.Mode}'");
+            if (recordedMode != mode)
+                throw new ArgumentException($"--resume: {r0.Path} records a {ModeWord(recordedMode)} run, requested {ModeWord(mode)} " +
+                                            $"(resume it with `cm train {ModeWord(recordedMode)} ... --resume`, or train into another --output)");
+        }
+        else if (resume && s.Preset is null && s.ModelConfig is null)
+            throw new ArgumentException($"--resume without --preset or --model-config takes the architecture from the run, but {s.Output} holds no complete checkpoint (train_state*.json)");
+        ModelConfig model;
+        if (s.Preset is not null)
+            model = TrainingPresets.TryGet(s.Preset, kind) ?? throw new ArgumentException($"--preset '{s.Preset}' is unknown: use fmnist32 or a released name (see `cm presets`)");
+        else if (s.ModelConfig is not null)
+            model = ModelConfigJson.Load(s.ModelConfig) with { Denoiser = kind };
+        else
+        {
+            try { model = ModelConfigJson.Parse(record!.Value.Manifest.ModelConfigJson) with { Denoiser = kind }; }
+            catch (ArgumentException e) { throw new InvalidDataException($"--resume: {record!.Value.Path} records a model config that cannot be read ({e.Message})"); }
+        }
         if (s.Dropout is double d) model = model with { Dropout = d };
-        var o = recipe.Create(model, s.Output!, s.TotalTrainingSteps);
+        var o = recipe.Create(model, s.Output!, s.TotalTrainingSteps ?? record?.Manifest.TotalSteps ?? 10_000);
 
         var targetEma = s.TargetEmaMode?.ToLowerInvariant() switch
         {
@@ -105,6 +134,7 @@ internal static class TrainPlan
         var rates = s.EmaRate?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--ema-rate: '{r}' is not a number")).ToArray();
+        var recorded = record?.Manifest;
 
         var mapping = s.Mapping?.ToLowerInvariant() switch
         {
@@ -125,14 +155,16 @@ internal static class TrainPlan
         {
             Ect = o.Ect with { Q = s.Q ?? o.Ect.Q, Mapping = mapping, HuberC = s.HuberC ?? o.Ect.HuberC },
             EctStageSteps = s.Double ?? o.EctStageSteps,
-            GlobalBatchSize = s.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
-            LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? o.EmaRates,
-            EmaHalfLifeKimg = s.EmaHalflifeKimg ?? o.EmaHalfLifeKimg, EmaRampupRatio = s.EmaRampupRatio ?? o.EmaRampupRatio,
+            GlobalBatchSize = s.GlobalBatchSize ?? recorded?.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
+            LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
+            EmaHalfLifeKimg = s.EmaHalflifeKimg ?? recorded?.EmaHalfLifeKimg ?? o.EmaHalfLifeKimg,
+            EmaRampupRatio = s.EmaRampupRatio ?? recorded?.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
             TeacherPath = teacher is null ? o.TeacherPath
                 : !File.Exists(teacher) && BuiltInModels.TryGet(teacher, out var builtIn) ? builtIn!.Name : ModelCache.ResolveFile(teacher),
-            MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
-            LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = s.Resume || o.Resume,
+            MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? recorded?.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
+            LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = resume || o.Resume,
+            ResumeWithChanges = s.ResumeWithChanges || o.ResumeWithChanges,
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,
         };
     }

@@ -11,7 +11,7 @@ internal static class CliErrors
 {
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
         or CheckpointMismatchException or CheckpointFormatException or CommandParseException or CommandRuntimeException
-        or InvalidDataException or IOException or NotSupportedException or UnauthorizedAccessException or DllNotFoundException;
+        or InvalidDataException or Metrics.EvaluationInputException or IOException or NotSupportedException or UnauthorizedAccessException or DllNotFoundException;
 
     public static void Print(Exception e)
     {

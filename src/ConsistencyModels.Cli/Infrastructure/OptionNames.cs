@@ -22,7 +22,7 @@ internal static partial class OptionNames
         ["GlobalBatchSize"] = "--global-batch-size", ["Microbatch"] = "--microbatch", ["LearningRate"] = "--lr",
         ["EmaRates"] = "--ema-rate", ["EmaHalfLifeKimg"] = "--ema-halflife-kimg", ["EmaRampupRatio"] = "--ema-rampup-ratio", ["TeacherPath"] = "--teacher", ["LossNorm"] = "--loss-norm", ["Perceptual"] = "--lpips-weights",
         ["SaveInterval"] = "--save-interval", ["LogInterval"] = "--log-interval", ["MaxSteps"] = "--max-steps",
-        ["TotalSteps"] = "--total-training-steps", ["Q"] = "-q", ["Stage"] = "the ECT stage (advanced every --double steps)", ["HuberC"] = "--huber-c", ["Mapping"] = "--mapping", ["EctStageSteps"] = "--double", ["Resume"] = "--resume", ["Mode"] = "the training mode (edm, cd, ct, ect)",
+        ["TotalSteps"] = "--total-training-steps", ["Q"] = "-q", ["Stage"] = "the ECT stage (advanced every --double steps)", ["HuberC"] = "--huber-c", ["Mapping"] = "--mapping", ["EctStageSteps"] = "--double", ["Resume"] = "--resume", ["ResumeWithChanges"] = "--resume-with-changes", ["Mode"] = "the training mode (edm, cd, ct, ect)",
         // Downloads
         ["BaseUrl"] = "--base-url", ["Download"] = "cm download", ["DownloadCatalog"] = "cm download --list",
         // Export (OnnxExportOptions, ModelConfig)

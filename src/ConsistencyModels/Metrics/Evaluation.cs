@@ -74,6 +74,14 @@ public static class Evaluation
         return new EmbeddedSet(statistics, features, probabilities);
     }
 
+    /// <summary>Refuses reference mu/sigma of another dimension than the extractor's features (made with another extractor).</summary>
+    public static void CheckReferenceStatistics(IFeatureExtractor extractor, GaussianStatistics referenceStatistics)
+    {
+        if (referenceStatistics.Dimension != extractor.FeatureDim)
+            throw new ArgumentException($"the reference's mu/sigma are {referenceStatistics.Dimension}-d but {extractor.Name} gives {extractor.FeatureDim}-d features: " +
+                                        "they were made with another feature extractor");
+    }
+
     /// <summary>
     /// Compares samples with a reference: FID against the reference's stored <c>mu</c>/<c>sigma</c> when given (as the
     /// official evaluator prefers), else against the reference images' statistics; IS of the samples; precision,
@@ -91,9 +99,7 @@ public static class Evaluation
         string refSource;
         if (referenceStatistics is not null)
         {
-            if (referenceStatistics.Dimension != extractor.FeatureDim)
-                throw new ArgumentException($"the reference's mu/sigma are {referenceStatistics.Dimension}-d but {extractor.Name} gives {extractor.FeatureDim}-d features: " +
-                                            "they were made with another feature extractor");
+            CheckReferenceStatistics(extractor, referenceStatistics);
             refStats = referenceStatistics;
             refSource = "mu/sigma stored in the reference";
         }

@@ -86,13 +86,19 @@ public sealed record GaussianStatistics(Tensor Mu, Tensor Sigma, long Count) : I
         yield return NpyArray.FromTensor(prefix + "sigma", Sigma);
     }
 
-    /// <summary>Reads <c>mu</c>/<c>sigma</c> (or <c>mu_s</c>/<c>sigma_s</c> with suffix "_s") from an npz's arrays; null when absent.</summary>
-    public static GaussianStatistics? FromNpz(IReadOnlyDictionary<string, NpyArray> npz, string suffix = "")
+    /// <summary>
+    /// Reads <c>mu</c>/<c>sigma</c> (or <c>mu_s</c>/<c>sigma_s</c> with suffix "_s") from an npz's arrays; null when absent.
+    /// <paramref name="source"/> (the file) is named when they are not a d-vector and a d x d float matrix.
+    /// </summary>
+    public static GaussianStatistics? FromNpz(IReadOnlyDictionary<string, NpyArray> npz, string suffix = "", string source = "the npz")
     {
         if (!npz.TryGetValue("mu" + suffix, out var mu) || !npz.TryGetValue("sigma" + suffix, out var sigma)) return null;
+        string Describe(NpyArray a) => $"{a.Dtype.ToString().ToLowerInvariant()} [{string.Join(", ", a.Shape)}]";
         if (mu.Shape.Length != 1 || sigma.Shape.Length != 2 || sigma.Shape[0] != mu.Shape[0] || sigma.Shape[1] != mu.Shape[0])
-            throw new FormatException($"mu{suffix} [{string.Join(", ", mu.Shape)}] and sigma{suffix} [{string.Join(", ", sigma.Shape)}] " +
-                                      "are not a d-vector and a d x d matrix");
+            throw new EvaluationInputException(source, $"mu{suffix} is {Describe(mu)} and sigma{suffix} {Describe(sigma)}: " +
+                                                       "they must be a d-vector and a d x d matrix of the same d");
+        if (mu.Dtype is not (NpyDtype.Float16 or NpyDtype.Float32 or NpyDtype.Float64) || sigma.Dtype is not (NpyDtype.Float16 or NpyDtype.Float32 or NpyDtype.Float64))
+            throw new EvaluationInputException(source, $"mu{suffix} is {Describe(mu)} and sigma{suffix} {Describe(sigma)}: they must be floating point");
         return new GaussianStatistics(mu.ToTensor().to(ScalarType.Float64), sigma.ToTensor().to(ScalarType.Float64), 0);
     }
 

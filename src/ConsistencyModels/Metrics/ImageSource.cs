@@ -25,17 +25,28 @@ public sealed record ImageSource(string Description, long Count, int Height, int
         {
             var header = Npz.ReadHeaders(files[i]);
             if (!header.TryGetValue("arr_0", out var shape)) return null;
-            if (shape.Shape.Length != 4 || shape.Dtype != NpyDtype.UInt8)
-                throw new FormatException($"{files[i]}: arr_0 is {shape.Dtype} [{string.Join(", ", shape.Shape)}]; images must be uint8 [N, H, W, C]");
+            string what = $"arr_0 is {shape.Dtype.ToString().ToLowerInvariant()} [{string.Join(", ", shape.Shape)}]";
+            if (shape.Dtype != NpyDtype.UInt8)
+                throw new EvaluationInputException(files[i], $"{what}; images must be uint8 [N, H, W, C] with values 0..255 (convert float images with round(x * 255))");
+            if (shape.Shape.Length != 4)
+                throw new EvaluationInputException(files[i], $"{what}; images must be uint8 [N, H, W, C]" +
+                                                             (shape.Shape.Length == 3 ? " (grey images need their channel axis: [N, H, W, 1])" : ""));
             first ??= shape.Shape;
             if (!shape.Shape.AsSpan(1).SequenceEqual(first.AsSpan(1)))
-                throw new FormatException($"{files[i]}: images are {string.Join("x", shape.Shape[1..])}, those of {files[0]} {string.Join("x", first[1..])}");
+                throw new EvaluationInputException(files[i], $"images are {string.Join("x", shape.Shape[1..])}, those of {files[0]} {string.Join("x", first[1..])}");
             counts[i] = shape.Shape[0];
         }
         long total = Math.Min(counts.Sum(), limit ?? long.MaxValue);
         string description = files.Length == 1 ? files[0] : $"{path} ({files.Length} shards)";
         return new ImageSource(description, total, (int)first![1], (int)first[2], (int)first[3], batchSize => Read(files, total, batchSize));
     }
+
+    /// <summary>The fewest images whose features have a covariance (FID, precision/recall and KID need it).</summary>
+    public const long MinimumCount = 2;
+
+    /// <summary>This source, or an <see cref="EvaluationInputException"/> naming it when it holds fewer than <see cref="MinimumCount"/> images.</summary>
+    public ImageSource RequireScorable() => Count >= MinimumCount ? this
+        : throw new EvaluationInputException(Description, $"holds {Count} image(s); scoring needs at least {MinimumCount} (statistics need a covariance)");
 
     private static IEnumerable<Tensor> Read(string[] files, long total, int batchSize)
     {

@@ -2,6 +2,7 @@
 using ConsistencyModels.Distributed;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Data;
+using ConsistencyModels.IO;
 using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;
@@ -40,6 +41,9 @@ public sealed class Trainer : IDisposable
         _sync = new GradientSync(comm);
         CheckData(options.OnlineModel, data);
 
+        // A save killed half-way (power cut, SIGKILL) leaves its temporary file behind: no writer is at work here now.
+        if (comm.IsRoot && AtomicFile.RemoveOrphans(options.OutputDirectory) is { Count: > 0 } orphans)
+            _log($"removed {orphans.Count} temporary file(s) left by an interrupted save in {options.OutputDirectory}");
         State = TrainingState.Create(options, device ?? CPU, _log);
         if (options.Resume && TrainingCheckpoints.Latest(options.OutputDirectory) is long step)
         {

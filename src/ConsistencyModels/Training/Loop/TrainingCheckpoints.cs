@@ -10,8 +10,13 @@ using static TorchSharp.torch;
 
 namespace ConsistencyModels.Training;
 
-/// <summary>train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.</summary>
-public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson);
+/// <summary>
+/// train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.
+/// <see cref="TotalSteps"/>, <see cref="EmaHalfLifeKimg"/> and <see cref="EmaRampupRatio"/> are null in records written
+/// before they were kept (and the half-life ones in runs without a half-life EMA).
+/// </summary>
+public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
+                                        long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null);
 
 public static class TrainingCheckpoints
 {
@@ -46,11 +51,75 @@ public static class TrainingCheckpoints
     public static void WriteState(string dir, CheckpointManifest state) =>
         IO.AtomicFile.Write(State(dir, state.Step), s => JsonSerializer.Serialize(s, state, new JsonSerializerOptions { WriteIndented = true }));
 
+    /// <summary>The run's record of <paramref name="step"/>; a file that is not one is refused with one line naming it.</summary>
     public static CheckpointManifest ReadState(string dir, long step)
     {
         var path = State(dir, step);
-        using var s = File.OpenRead(path);
-        return JsonSerializer.Deserialize<CheckpointManifest>(s) ?? throw new InvalidDataException($"{path}: empty training state");
+        CheckpointManifest? state;
+        try
+        {
+            using var s = File.OpenRead(path);
+            state = JsonSerializer.Deserialize<CheckpointManifest>(s);
+        }
+        catch (JsonException e) { throw Corrupt(path, e.Message); }
+        catch (NotSupportedException e) { throw Corrupt(path, e.Message); }
+        if (state is null) throw Corrupt(path, "it holds null");
+        if (state.Mode is null || state.ModelConfigJson is null || state.EmaRates is null)
+            throw Corrupt(path, $"it lacks {(state.Mode is null ? "Mode" : state.ModelConfigJson is null ? "ModelConfigJson" : "EmaRates")}");
+        if (state.Step != step) throw Corrupt(path, $"it records step {state.Step}");
+        return state;
+    }
+
+    private static InvalidDataException Corrupt(string path, string why) =>
+        new($"`Resume`: {path} is not a readable training state ({Shorten(why.ReplaceLineEndings(" "))}); " +
+            "delete it to resume from the checkpoint before it, or train into another folder");
+
+    private static string Shorten(string s) => s.Length <= 200 ? s : s[..200] + "...";
+
+    /// <summary>The newest complete checkpoint's record in <paramref name="dir"/> and its file, or null when there is none.</summary>
+    public static (CheckpointManifest Manifest, string Path)? LatestState(string dir) =>
+        Latest(dir) is long step ? (ReadState(dir, step), State(dir, step)) : null;
+
+    /// <summary>
+    /// Refuses to continue the run recorded in <paramref name="recorded"/> (read from <paramref name="path"/>) with
+    /// <paramref name="options"/>: another mode or model always; another seed, batch size or EMA rates unless
+    /// <see cref="TrainingOptions.ResumeWithChanges"/> (those runs are no longer the uninterrupted run). One line,
+    /// naming the file and every recorded and requested value that differ.
+    /// </summary>
+    public static void CheckResume(CheckpointManifest recorded, string path, TrainingOptions options)
+    {
+        if (!Enum.TryParse<TrainingMode>(recorded.Mode, out var mode) || !Enum.IsDefined(mode))
+            throw new InvalidDataException($"`Resume`: {path} records an unknown mode '{Shorten(recorded.Mode)}'");
+        if (mode != options.Mode)
+            throw new InvalidDataException($"`Mode`: {path} records a {mode} run, requested {options.Mode}");
+        var mine = ModelConfigJson.ToJson(options.OnlineModel, indented: false);
+        if (recorded.ModelConfigJson != mine)
+            throw new InvalidDataException($"`Resume`: {path} records another model: {ModelDifferences(recorded.ModelConfigJson, mine)}");
+        var changes = new List<string>();
+        if (recorded.Seed != options.Seed) changes.Add($"`Seed` recorded {recorded.Seed}, requested {options.Seed}");
+        if (recorded.GlobalBatchSize != options.GlobalBatchSize)
+            changes.Add($"`GlobalBatchSize` recorded {recorded.GlobalBatchSize}, requested {options.GlobalBatchSize}");
+        if (!recorded.EmaRates.SequenceEqual(options.EmaRates))
+            changes.Add($"`EmaRates` recorded {string.Join(",", recorded.EmaRates.Select(RateName))}, requested {string.Join(",", options.EmaRates.Select(RateName))}");
+        if (changes.Count > 0 && !options.ResumeWithChanges)
+            throw new ArgumentException($"`Resume`: {path} records another run: {string.Join("; ", changes)} " +
+                                        "(`ResumeWithChanges` continues with the requested values; the result is then not the uninterrupted run)");
+    }
+
+    /// <summary>"key recorded a, requested b" for every key of two model-config JSON objects that differs.</summary>
+    private static string ModelDifferences(string recordedJson, string requestedJson)
+    {
+        System.Text.Json.Nodes.JsonObject? a = null, b = null;
+        try { a = System.Text.Json.Nodes.JsonNode.Parse(recordedJson) as System.Text.Json.Nodes.JsonObject; } catch (JsonException) { }
+        try { b = System.Text.Json.Nodes.JsonNode.Parse(requestedJson) as System.Text.Json.Nodes.JsonObject; } catch (JsonException) { }
+        if (a is null || b is null) return $"recorded {Shorten(recordedJson)}, requested {Shorten(requestedJson)}";
+        var parts = new List<string>();
+        foreach (var key in a.Select(kv => kv.Key).Union(b.Select(kv => kv.Key)))
+        {
+            string x = a[key]?.ToJsonString() ?? "none", y = b[key]?.ToJsonString() ?? "none";
+            if (x != y) parts.Add($"{key} recorded {Shorten(x)}, requested {y}");
+        }
+        return parts.Count > 0 ? string.Join("; ", parts) : $"recorded {Shorten(recordedJson)}, requested {Shorten(requestedJson)}";
     }
 
     /// <summary>
@@ -74,7 +143,8 @@ public static class TrainingCheckpoints
             w.Write(ModelConfigJson.ToJson(model.Config));
         });
         WriteState(dir, new CheckpointManifest(step, options.Mode.ToString(), options.Seed, options.GlobalBatchSize, options.EmaRates,
-                                               ModelConfigJson.ToJson(model.Config, indented: false)));
+                                               ModelConfigJson.ToJson(model.Config, indented: false), options.Schedule.TotalSteps,
+                                               options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio));
     }
 
     /// <summary>Loads the checkpoint of <paramref name="step"/> in options.OutputDirectory into <paramref name="state"/>, after checking it is of the same model and mode.</summary>
@@ -82,16 +152,19 @@ public static class TrainingCheckpoints
     {
         string dir = options.OutputDirectory;
         var manifest = ReadState(dir, step);
+        CheckResume(manifest, State(dir, step), options);
         var model = state.Online;
-        var mine = ModelConfigJson.ToJson(model.Config, indented: false);
-        if (manifest.ModelConfigJson != mine)
-            throw new InvalidDataException($"`Resume`: {State(dir, step)} was written for model {manifest.ModelConfigJson}, not {mine}");
-        if (!Enum.TryParse<TrainingMode>(manifest.Mode, out var recorded) || recorded != options.Mode)
-            throw new InvalidDataException($"`Resume`: the checkpoints in {dir} are from a {manifest.Mode} run, not {options.Mode}");
         LoadInto(model, Model(dir, step));
         if (state.Target is not null) LoadInto(state.Target, Target(dir, step));
         foreach (var ema in state.Emas)
         {
+            // A rate the run did not have (ResumeWithChanges) starts from the resumed online weights, as upstream's
+            // _load_ema_parameters keeps its copy of the master parameters when no EMA file exists.
+            if (ema.HalfLifeKimg is null && !manifest.EmaRates.Contains(ema.Rate) && !File.Exists(Ema(dir, ema, step)))
+            {
+                using (no_grad()) foreach (var (dst, src) in ema.Parameters.Zip(state.Parameters)) dst.copy_(src);
+                continue;
+            }
             var sd = TorchCheckpoint.LoadStateDict(Ema(dir, ema, step));
             try
             {

@@ -66,6 +66,12 @@ public sealed record TrainingOptions
     public bool FlatParameters { get; init; } = true;
     /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
+    /// <summary>
+    /// With <see cref="Resume"/>: continue although <see cref="Seed"/>, <see cref="GlobalBatchSize"/> or
+    /// <see cref="EmaRates"/> differ from the run's record (without it such a resume is refused: the result would not
+    /// be the uninterrupted run). A new EMA rate starts from the resumed online weights.
+    /// </summary>
+    public bool ResumeWithChanges { get; init; }
     /// <summary>The perceptual distance for <see cref="LossNorm.Lpips"/> (e.g. Metrics.Lpips.Load(...)).</summary>
     public Metrics.IImageDistance? Perceptual { get; init; }
 

@@ -100,6 +100,51 @@ public class TrainerTests
         Assert.Equal(TrainingLog.Read(straight).Select(r => r.Loss), TrainingLog.Read(resumed).Select(r => r.Loss));
     }
 
+    [Fact]
+    public void TemporaryFilesOfAKilledSaveAreRemovedWhenTheNextRunStarts()
+    {
+        using var tmp = new TempDir();
+        using (var a = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { MaxSteps = 2 }, new SyntheticData(10))) a.Run();
+        // A save of step 4 killed while writing its model and optimiser files.
+        string[] orphans = [tmp.File($".model000004.pt.{Guid.NewGuid():N}.tmp"), tmp.File($".opt000004.pt.{Guid.NewGuid():N}.tmp")];
+        foreach (var f in orphans) File.WriteAllBytes(f, [1, 2, 3]);
+        var log = new List<string>();
+        using (var b = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true }, new SyntheticData(10), log: log.Add))
+            Assert.Equal(2, b.Step);
+        Assert.All(orphans, f => Assert.False(File.Exists(f), f));
+        Assert.Contains(log, l => l.Contains("removed 2 temporary file(s)"));
+        Assert.True(File.Exists(TrainingCheckpoints.Model(tmp.Path, 2)));
+    }
+
+    [Fact]
+    public void ResumeRefusesAnotherSeedOrARecordThatIsNotOneAndAllowsChangesWhenAsked()
+    {
+        using var tmp = new TempDir();
+        var data = new SyntheticData(10);
+        using (var a = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { MaxSteps = 2 }, data)) a.Run();
+        var state = TrainingCheckpoints.State(tmp.Path, 2);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, Seed = 6, GlobalBatchSize = 2 }, data));
+        Assert.Contains(state, e.Message);
+        Assert.Contains("`Seed` recorded 5, requested 6; `GlobalBatchSize` recorded 4, requested 2", e.Message);
+        Assert.Contains("`ResumeWithChanges`", e.Message);
+        var m = Assert.Throws<InvalidDataException>(() => new Trainer(Options(TrainingMode.ConsistencyTraining, tmp.Path, 4) with { Resume = true }, data));
+        Assert.Contains("records a Edm run, requested ConsistencyTraining", m.Message);
+
+        // Asked for: a new EMA rate starts from the resumed online weights (upstream keeps a copy of the master parameters).
+        using (var c = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, ResumeWithChanges = true, Seed = 6, EmaRates = [0.9, 0.5] }, data))
+        {
+            Assert.Equal(2, c.Step);
+            var fresh = c.State.Emas.Single(x => x.Rate == 0.5 && x.HalfLifeKimg is null);
+            var kept = c.State.Emas.Single(x => x.Rate == 0.9);
+            Assert.All(fresh.Parameters.Zip(c.State.Parameters), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
+            Assert.Contains(kept.Parameters.Zip(c.State.Parameters), p => !p.First.equal(p.Second).all().item<bool>());
+        }
+
+        File.WriteAllText(state, "{\"Step\": 2, \"Mo");
+        m = Assert.Throws<InvalidDataException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true }, data));
+        Assert.StartsWith($"`Resume`: {state} is not a readable training state", m.Message);
+    }
+
     [Theory]
     [InlineData(TrainingMode.Edm)]
     [InlineData(TrainingMode.ConsistencyTraining)]
