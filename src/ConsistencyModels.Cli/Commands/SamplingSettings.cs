@@ -23,7 +23,7 @@ internal class SamplingSettings : CommandSettings
     [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load (e.g. ema, or a dotted path).")]
     public string? CheckpointKey { get; init; }
 
-    [CommandOption("--onnx <FILE>"), Description("Run on ONNX Runtime: a model file written by `cm export onnx` (no libtorch in the sampling). Same options, seeds and outputs (images equal within 1 uint8 level); --device takes cpu, cuda[:N], directml[:N] or coreml (execution providers present in the ONNX Runtime build); refuses --preset/--recipe/--model-config/--checkpoint, --precision other than fp32 and samplers other than onestep, multistep, heun and euler.")]
+    [CommandOption("--onnx <FILE>"), Description("Run on ONNX Runtime: a model file written by `cm export onnx` (no libtorch in the sampling). Same options, seeds and outputs (images equal within 1 uint8 level); --device takes cpu, cuda[[:N]], directml[[:N]] or coreml (execution providers present in the ONNX Runtime build); refuses --preset/--recipe/--model-config/--checkpoint, --precision other than fp32 and samplers other than onestep, multistep, heun and euler.")]
     public string? Onnx { get; init; }
 
     [CommandOption("--sampler <NAME>"), Description("onestep | multistep | heun | euler | dpm | ancestral | progdist. Default: the preset's (onestep for CD/CT, heun for EDM teachers).")]

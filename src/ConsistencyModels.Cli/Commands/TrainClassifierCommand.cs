@@ -13,10 +13,10 @@ internal sealed class TrainClassifierCommand : Command<TrainClassifierCommand.Se
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--data <DIR>"), Description("Fashion-MNIST folder (train-images/labels-idx*-ubyte[.gz]; Debian: /usr/share/datasets/fashion-mnist).")]
+        [CommandOption("--data <DIR>"), Description("Fashion-MNIST folder (train-images/labels-idx*-ubyte[[.gz]]; Debian: /usr/share/datasets/fashion-mnist).")]
         public string Data { get; init; } = "/usr/share/datasets/fashion-mnist";
 
-        [CommandOption("--test <FILE>"), Description("Test images for the accuracy (default: t10k-images-idx3-ubyte[.gz] in --data).")]
+        [CommandOption("--test <FILE>"), Description("Test images for the accuracy (default: t10k-images-idx3-ubyte[[.gz]] in --data).")]
         public string? Test { get; init; }
 
         [CommandOption("-o|--output <FILE>"), Description("Weights to write (.safetensors, fp16).")]
@@ -38,7 +38,7 @@ internal sealed class TrainClassifierCommand : Command<TrainClassifierCommand.Se
         if (s.Threads is int t) set_num_threads(t);
         var train = TrainingData.Open(s.Data, DomainClassifier.ImageSize, 1, classCond: true, InputLimits.FromEnvironment());
         var testPath = s.Test ?? new[] { "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte" }.Select(f => Path.Combine(s.Data, f)).FirstOrDefault(File.Exists)
-            ?? throw new FileNotFoundException($"no t10k-images-idx3-ubyte[.gz] in '{s.Data}': give --test FILE");
+            ?? throw new FileNotFoundException($"no t10k-images-idx3-ubyte[[.gz]] in '{s.Data}': give --test FILE");
         var test = TrainingData.Open(testPath, DomainClassifier.ImageSize, 1, classCond: true, InputLimits.FromEnvironment());
         var options = new DomainClassifierOptions(s.Epochs, Seed: s.Seed);
         DomainClassifier net = null!;

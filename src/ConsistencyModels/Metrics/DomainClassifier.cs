@@ -20,6 +20,7 @@ public sealed class DomainClassifier : Module<Tensor, Tensor>
 
     public DomainClassifier() : base(nameof(DomainClassifier))
     {
+        Runtime.TorchRuntime.EnsureSoundCpuConvolutions();   // once per process, as every network: oneDNN is wrong on some CPUs
         conv1 = Conv2d(1, 32, 3, padding: 1);
         conv2 = Conv2d(32, 32, 3, padding: 1);
         conv3 = Conv2d(32, 64, 3, padding: 1);

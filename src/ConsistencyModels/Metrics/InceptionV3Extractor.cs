@@ -38,6 +38,7 @@ public sealed class InceptionV3Extractor : IFeatureExtractor
 
     public static InceptionV3Extractor Load(string? path = null, Device? device = null)
     {
+        Runtime.TorchRuntime.EnsureSoundCpuConvolutions();   // once per process, as every network: oneDNN is wrong on some CPUs
         path ??= DefaultPath;
         if (!File.Exists(path))
             throw new FileNotFoundException(

@@ -30,6 +30,7 @@ public sealed class Lpips : IImageDistance, IDisposable
     /// <summary>From VGG16 feature weights (conv index → weight, bias) and the five LPIPS layer weights [1, C, 1, 1].</summary>
     public Lpips(IReadOnlyDictionary<int, (Tensor weight, Tensor bias)> convs, IReadOnlyList<Tensor> lin, Device? device = null)
     {
+        Runtime.TorchRuntime.EnsureSoundCpuConvolutions();   // once per process, as every network: oneDNN is wrong on some CPUs
         device ??= CPU;
         if (lin.Count != FeatureIndices.Length) throw new ArgumentException($"LPIPS needs {FeatureIndices.Length} layer weights, got {lin.Count}");
         _convs = [];
