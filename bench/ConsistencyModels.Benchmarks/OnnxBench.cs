@@ -7,6 +7,7 @@ using ConsistencyModels.Diffusion;
 using ConsistencyModels.Export;
 using ConsistencyModels.Nn;
 using ConsistencyModels.OnnxRuntime;
+using ConsistencyModels.Pipelines;
 using ConsistencyModels.Presets;
 using Google.Protobuf;
 using static TorchSharp.torch;
@@ -21,7 +22,7 @@ internal static class OnnxBench
         var rows = new List<string>();
         var models = new (string Name, Func<UNetModel> Create)[]
         {
-            ("cd_fmnist32 (built in)", () => BuiltIn()),
+            ("cd_fmnist32 (built in)", () => ConsistencyPipeline.LoadBuiltIn().Model),
             ("ImageNet-64 UNet (cd_imagenet64 architecture, random weights)", () => { manual_seed(1); return new UNetModel(CheckpointPresets.ImageNet64(ConsistencyModels.Nn.DenoiserKind.Consistency)); }),
         };
         foreach (var (name, create) in models)
@@ -69,21 +70,6 @@ internal static class OnnxBench
         foreach (var l in lines) Console.WriteLine(l);
         if (markdown is not null) File.WriteAllLines(markdown, lines);
         return 0;
-    }
-
-    private static UNetModel BuiltIn()
-    {
-        var preset = BuiltInModels.CdFashionMnist32;
-        var model = new UNetModel(preset.Model);
-        var state = BuiltInModels.LoadStateDict(preset);
-        try
-        {
-            using var _ = no_grad();
-            var own = model.state_dict();
-            foreach (var (k, v) in own) v.copy_(state[k].to(v.dtype));
-        }
-        finally { foreach (var t in state.Values) t.Dispose(); }
-        return model;
     }
 
     /// <summary>Sizes of the native libraries beside the benchmark: libtorch's (what the TorchSharp route needs) and ONNX Runtime's.</summary>

@@ -43,6 +43,10 @@ finish_run() {   # run folder, checkpoint: cut log.csv at the checkpoint's step,
   echo "$CARD (one GPU, cm --device $DEVICE)" > "$run/device.txt"
   say "$(basename "$run"): checkpoint $(basename "$ckpt") at step $s; $(tail -1 "$run/log.csv")"
 }
+prune() {       # run folder, checkpoint: keep only that half-life EMA (the optimiser, online and fixed-rate EMAs stay here)
+  rm -f "$1"/opt*.pt "$1"/model*.pt "$1"/ema_0.*.pt "$1"/target*.pt
+  ls "$1"/ema_hl*.pt | grep -v "$(basename "$2")" | xargs -r rm -f
+}
 sample() {   # id, run folder, checkpoint, sampler options...
   local id=$1 run=$2 ckpt=$3; shift 3
   timeout 120 $CM sample --num-samples "$SAMPLES" --seed 1 --batch-size "$SAMPLE_BATCH" --device "$DEVICE" \
@@ -62,8 +66,7 @@ TEACHER=$(newest "$W/edm-fmnist32" 'ema_hl*kimg_*.pt')
 [ -n "$TEACHER" ] || { say "no teacher checkpoint"; exit 1; }
 finish_run "$W/edm-fmnist32" "$TEACHER"
 R=$(rate "$W/edm-fmnist32"); say "teacher: $R steps/s at batch $TEACHER_BATCH"
-rm -f "$W"/edm-fmnist32/opt*.pt "$W"/edm-fmnist32/model*.pt "$W"/edm-fmnist32/ema_0.*.pt
-ls "$W"/edm-fmnist32/ema_hl*.pt | grep -v "$(basename "$TEACHER")" | xargs -r rm -f
+prune "$W/edm-fmnist32" "$TEACHER"
 ls "$W"/edm-fmnist32/train_state*.json | grep -v "$(step_of "$TEACHER" | xargs printf '%06d').json" | xargs -r rm -f
 pack teacher.tar "" . edm-fmnist32
 sample edm18 "$W/edm-fmnist32" "$TEACHER" --sampler heun --steps 18
@@ -83,8 +86,7 @@ if [ -n "$ECT" ]; then
   finish_run "$W/ect-fmnist32" "$ECT"
   sample ect1 "$W/ect-fmnist32" "$ECT"
   for s in 0.4 0.821 1.5; do sample "ect2-$s" "$W/ect-fmnist32" "$ECT" --sampler multistep --sigmas "80,$s"; done
-  rm -f "$W"/ect-fmnist32/opt*.pt "$W"/ect-fmnist32/model*.pt "$W"/ect-fmnist32/ema_0.*.pt
-  ls "$W"/ect-fmnist32/ema_hl*.pt | grep -v "$(basename "$ECT")" | xargs -r rm -f
+  prune "$W/ect-fmnist32" "$ECT"
   pack ect.tar "" . ect-fmnist32
   (cd "$W/samples" && ls -d samples-ect*) > /dev/null 2>&1 && pack samples-ect.tar.xz "xz -6 -T0" samples $(cd "$W/samples" && ls -d samples-ect*)
 fi
@@ -104,8 +106,7 @@ for m in ict ct; do
   finish_run "$W/$m-fmnist32" "$C"
   sample "${m}1" "$W/$m-fmnist32" "$C"
   sample "${m}2" "$W/$m-fmnist32" "$C" --sampler multistep --ts 0,22,39
-  rm -f "$W/$m-fmnist32"/opt*.pt "$W/$m-fmnist32"/model*.pt "$W/$m-fmnist32"/ema_0.*.pt "$W/$m-fmnist32"/target*.pt
-  ls "$W/$m-fmnist32"/ema_hl*.pt | grep -v "$(basename "$C")" | xargs -r rm -f
+  prune "$W/$m-fmnist32" "$C"
   runs+=("$m-fmnist32")
 done
 [ ${#runs[@]} -gt 0 ] && pack scratch.tar "" . "${runs[@]}"
