@@ -6,6 +6,9 @@ namespace ConsistencyModels.OnnxRuntime;
 /// <summary>The preconditioning in the graph: EDM scalings (teachers) or the boundary-condition ones (CD/CT models).</summary>
 public enum DenoiserKind { Edm, Consistency }
 
+/// <summary>The graph's arithmetic: float32 throughout, or the official fp16 split (float16 torso convolutions); inputs and output are float32 either way.</summary>
+public enum GraphPrecision { Fp32, Fp16 }
+
 /// <summary>
 /// The facts an exported model carries in its metadata: image shape, classes, the Karras σ range, the denoiser kind and
 /// the model's default sampling (sampler, steps, ts or σ list, noise generator).
@@ -21,6 +24,8 @@ public sealed record OnnxModelInfo
     public double SigmaData { get; init; } = 0.5;
     public double Rho { get; init; } = 7;
     public DenoiserKind Denoiser { get; init; } = DenoiserKind.Consistency;
+    /// <summary>Metadata <c>precision</c> (fp32 where a file predates it).</summary>
+    public GraphPrecision Precision { get; init; } = GraphPrecision.Fp32;
     /// <summary>The samplers clamp every denoised estimate to [−1, 1] (the graph's output is not clamped).</summary>
     public bool ClipDenoised { get; init; } = true;
     /// <summary>The model's default sampler name (onestep, multistep, heun, ...), if the file names one.</summary>
@@ -59,6 +64,12 @@ public sealed record OnnxModelInfo
                 "edm" => DenoiserKind.Edm,
                 "consistency" => DenoiserKind.Consistency,
                 var d => throw new InvalidDataException($"metadata 'denoiser' = '{d}' is neither edm nor consistency"),
+            },
+            Precision = Opt("precision") switch
+            {
+                null or "fp32" => GraphPrecision.Fp32,
+                "fp16" => GraphPrecision.Fp16,
+                var p => throw new InvalidDataException($"metadata 'precision' = '{p}' is neither fp32 nor fp16"),
             },
             ClipDenoised = Opt("clip_denoised") is not { } c || !c.Equals("false", StringComparison.OrdinalIgnoreCase),
             DefaultSampler = Opt("default_sampler"),

@@ -33,13 +33,20 @@ public sealed record OnnxExportOptions
     /// <summary>Weights in a side file <c>NAME.onnx.data</c> (ONNX external data): null = only where one file would pass
     /// protobuf's 2 GB limit (the 256 px models), true = always, false = never (an error past 2 GB).</summary>
     public bool? ExternalData { get; init; }
+    /// <summary>Fp32 (default) or Fp16: the official fp16 split (guided-diffusion's <c>convert_to_fp16</c>, our
+    /// <see cref="Nn.Precision.Fp16"/>): the convolutions of input/middle/output blocks and their activations in float16,
+    /// GroupNorm statistics and affine, softmax, the embeddings, the out block and the scalings in float32. Inputs and
+    /// output stay float32. Half the file; what it buys in speed depends on the runtime (GPUs; ONNX Runtime's CPU
+    /// provider runs float16 nodes it lacks kernels for through casts).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
 }
 
 /// <summary>
 /// Exports a <see cref="UNetModel"/> with its <see cref="KarrasDenoiser"/> scalings as D(x, σ[, class_labels]) -> denoised:
 /// inputs <c>x</c> float32 [batch, C, H, W], <c>sigma</c> float32 [batch], <c>class_labels</c> int64 [batch] (class-conditional
 /// models only); output <c>denoised</c> float32 [batch, C, H, W], not clamped (the samplers clamp to [-1, 1]).
-/// Weights are float32 initializers named by their state_dict keys.
+/// Weights are initializers named by their state_dict keys: float32, or float16 for the torso's convolutions of an
+/// fp16 export (<see cref="OnnxExportOptions.Precision"/>).
 /// </summary>
 public static class OnnxExport
 {
@@ -52,7 +59,7 @@ public static class OnnxExport
             NumClasses = "num_classes", SigmaMin = "sigma_min", SigmaMax = "sigma_max", SigmaData = "sigma_data", Rho = "rho",
             Denoiser = "denoiser", DefaultSampler = "default_sampler", DefaultSteps = "default_steps", DefaultTs = "default_ts",
             DefaultSigmas = "default_sigmas", DefaultGenerator = "default_generator", ClassNames = "class_names",
-            ModelConfig = "model_config", Clamp = "clip_denoised";
+            ModelConfig = "model_config", Clamp = "clip_denoised", Precision = "precision";
     }
 
     // protobuf refuses to write a message of 2 GB or more (the graph itself needs a little room too).
@@ -121,6 +128,8 @@ public static class OnnxExport
         if (options.Opset is < MinOpset or > MaxOpset)
             throw new ArgumentException($"`Opset` must be between {MinOpset} and {MaxOpset} (got {options.Opset})");
         var config = model.Config;
+        if (options.Precision is not (Precision.Fp32 or Precision.Fp16))
+            throw new ArgumentException($"`Precision` must be Fp32 or Fp16 for ONNX export (got {options.Precision}): ONNX runtimes' bfloat16 kernels are few");
         if (config.NumChannels % 2 != 0)
             throw new ArgumentException($"ONNX export needs an even `NumChannels` for the timestep embedding (got {config.NumChannels})");
         var denoiser = KarrasDenoiser.FromConfig(config);
@@ -137,7 +146,7 @@ public static class OnnxExport
 
         var (cSkip, cOut, cIn, cNoise) = Scalings(graph, denoiser, "sigma");
         var scaled = graph.Op("Mul", ["x", cIn], "precond");
-        var f = new UNetExporter(graph, weights, model).Forward(scaled, cNoise, conditional ? "class_labels" : null);
+        var f = new UNetExporter(graph, weights, model, options.Precision == Precision.Fp16).Forward(scaled, cNoise, conditional ? "class_labels" : null);
         var skipPart = graph.Op("Mul", [cSkip, "x"], "precond");
         var outPart = graph.Op("Mul", [cOut, f], "precond");
         graph.Proto.Node.Add(new NodeProto { OpType = "Add", Name = "precond/denoised", Input = { outPart, skipPart }, Output = { "denoised" } });
@@ -174,6 +183,7 @@ public static class OnnxExport
             (Keys.SigmaMin, D(config.SigmaMin)), (Keys.SigmaMax, D(config.SigmaMax)), (Keys.SigmaData, D(config.SigmaData)), (Keys.Rho, D(config.Rho)),
             (Keys.Denoiser, config.Denoiser == DenoiserKind.Edm ? "edm" : "consistency"),
             (Keys.Clamp, "true"),
+            (Keys.Precision, options.Precision == Precision.Fp16 ? "fp16" : "fp32"),
             (Keys.ModelConfig, ModelConfigJson.ToJson(config, indented: false)),
         };
         if (options.Sampling is { } s)
@@ -238,6 +248,17 @@ public static class OnnxExport
             }
         }
 
+        /// <summary>The tensor as a float16 initializer (the fp16 torso's convolutions); a key is either float32 or float16, never both.</summary>
+        public string Half(string key)
+        {
+            if (_added.Contains(key)) return key;
+            if (!stateDict.TryGetValue(key, out var t)) throw new InvalidOperationException($"ONNX export: the model has no tensor '{key}'");
+            using var cpu = t.detach().to(ScalarType.Float16).cpu().contiguous();
+            graph.Initializer(key, cpu.data<System.Half>().ToArray(), cpu.shape);
+            _added.Add(key);
+            return key;
+        }
+
         /// <summary>A tensor reshaped at export time (e.g. a GroupNorm affine as [C, 1, 1]), under a derived name.</summary>
         public string Reshaped(string key, long[] shape)
         {
@@ -251,8 +272,15 @@ public static class OnnxExport
     }
 
     /// <summary>UNetModel.Forward as graph nodes, walking the model's own module tree (so the layout cannot drift from it).</summary>
-    private sealed class UNetExporter(OnnxGraph g, Weights w, UNetModel model)
+    private sealed class UNetExporter(OnnxGraph g, Weights w, UNetModel model, bool fp16)
     {
+        private const long Float = (long)DataType.Float, Float16 = (long)DataType.Float16;
+
+        // The torso's activation type: float16 in an fp16 export (UNetModel.Forward: h = x.to(TorsoDtype)).
+        private string ToTorso(string x, string hint) => fp16 ? g.Op("Cast", [x], hint, ("to", Float16)) : x;
+        private string ToFloat(string x, string hint) => fp16 ? g.Op("Cast", [x], hint, ("to", Float)) : x;
+        private string TorsoScalar(float v) => fp16 ? g.Half(v) : g.Scalar(v);
+
         public string Forward(string x, string cNoise, string? labels)
         {
             var children = model.named_children().ToDictionary(p => p.name, p => p.module);
@@ -261,7 +289,7 @@ public static class OnnxExport
                 emb = g.Op("Add", [emb, g.Op("Gather", [w["label_emb.weight"], labels], "label_emb", ("axis", 0L))], "label_emb");
 
             var hs = new List<string>();
-            var h = x;
+            var h = ToTorso(x, "input_blocks");
             var input = (ModuleList<TimestepEmbedSequential>)children["input_blocks"];
             for (int i = 0; i < input.Count; i++) hs.Add(h = Sequential(input[i], $"input_blocks.{i}", h, emb));
             h = Sequential((TimestepEmbedSequential)children["middle_block"], "middle_block", h, emb);
@@ -273,7 +301,8 @@ public static class OnnxExport
                 h = Sequential(output[i], $"output_blocks.{i}", g.Op("Concat", [h, skip], $"output_blocks.{i}", ("axis", 1L)), emb);
             }
             var outNorm = (GroupNorm32)((Sequential)children["out"]).named_children().First().module;
-            return Conv(SiLU(GroupNorm(h, "out.0", outNorm), "out"), "out.2");
+            h = ToFloat(h, "out");                                                     // h.to(x.dtype): the out block in float32
+            return Conv(SiLU(GroupNorm(h, "out.0", outNorm, torso: false), "out"), "out.2");
         }
 
         private string TimeEmbedding(string cNoise)
@@ -314,14 +343,14 @@ public static class OnnxExport
             if (r.Up) { a = Upsample(a, p); x = Upsample(x, p); }
             else if (r.Down) { a = AvgPool(a, p); x = AvgPool(x, p); }
             var h = Conv(a, $"{p}.in_layers.2");
-            var e = g.Op("Reshape", [Linear(SiLU(emb, p), $"{p}.emb_layers.1"), g.Int64s(0, -1, 1, 1)], p);   // [N, C(x2), 1, 1]
+            var e = ToTorso(g.Op("Reshape", [Linear(SiLU(emb, p), $"{p}.emb_layers.1"), g.Int64s(0, -1, 1, 1)], p), p);   // [N, C(x2), 1, 1], torso dtype
             string pre;
             if (r.UseScaleShiftNorm)
             {
                 long ch = w.Shape($"{p}.out_layers.3.weight")[0];
                 var parts = g.Ops("Split", [e, g.Int64s(ch, ch)], 2, p, ("axis", 1L));              // scale first, then shift
                 var normed = GroupNorm(h, $"{p}.out_layers.0", norms["out_layers.0"]);
-                pre = g.Op("Add", [g.Op("Mul", [normed, g.Op("Add", [parts[0], g.Scalar(1f)], p)], p), parts[1]], p);
+                pre = g.Op("Add", [g.Op("Mul", [normed, g.Op("Add", [parts[0], TorsoScalar(1f)], p)], p), parts[1]], p);
             }
             else pre = GroupNorm(g.Op("Add", [h, e], p), $"{p}.out_layers.0", norms["out_layers.0"]);
             h = Conv(SiLU(pre, p), $"{p}.out_layers.3");
@@ -338,16 +367,29 @@ public static class OnnxExport
             var split = g.Op("Reshape", [qkv, g.Int64s(0, 3, heads, d, -1)], p);                     // [N, 3, heads, d, S]
             string Take(long i) => g.Op("Gather", [split, g.Int64Scalar(i)], p, ("axis", 1L));       // [N, heads, d, S]
             var q = Take(0); var k = Take(1); var v = Take(2);
-            var scores = g.Op("MatMul", [g.Op("Transpose", [q], p, ("perm", new long[] { 0, 1, 3, 2 })), k], p);   // [N, heads, S, S]
-            var weights = g.Op("Softmax", [g.Op("Mul", [scores, g.Scalar((float)(1 / Math.Sqrt(d)))], p)], p, ("axis", -1L));
+            string weights;
+            if (!fp16)
+            {
+                var scores = g.Op("MatMul", [g.Op("Transpose", [q], p, ("perm", new long[] { 0, 1, 3, 2 })), k], p);   // [N, heads, S, S]
+                weights = g.Op("Softmax", [g.Op("Mul", [scores, g.Scalar((float)(1 / Math.Sqrt(d)))], p)], p, ("axis", -1L));
+            }
+            else
+            {
+                // float16: q and k each scaled by d^-1/4 before the product (QKVAttentionLegacy: no overflow), softmax in float32.
+                var quarter = g.Half((float)Math.Pow(d, -0.25));
+                var scores = g.Op("MatMul", [g.Op("Transpose", [g.Op("Mul", [q, quarter], p)], p, ("perm", new long[] { 0, 1, 3, 2 })), g.Op("Mul", [k, quarter], p)], p);
+                weights = ToTorso(g.Op("Softmax", [ToFloat(scores, p)], p, ("axis", -1L)), p);
+            }
             var attended = g.Op("MatMul", [v, g.Op("Transpose", [weights], p, ("perm", new long[] { 0, 1, 3, 2 }))], p); // [N, heads, d, S]
             var map = g.Op("Reshape", [attended, g.Op("Shape", [x], p)], p);                          // [N, C, H, W]
             return g.Op("Add", [x, Conv(map, $"{p}.proj_out")], p);
         }
 
         /// <summary>GroupNorm32 in float32: per-group statistics through InstanceNormalization on [N, G, rest], then the per-channel affine.</summary>
-        private string GroupNorm(string x, string key, GroupNorm32 norm)
+        private string GroupNorm(string x, string key, GroupNorm32 norm, bool torso = true)
         {
+            // The official op order in float16: x.float() -> group norm with float32 affine -> back to float16.
+            if (fp16 && torso) return ToTorso(GroupNorm(ToFloat(x, key), key, norm, torso: false), key);
             long groups = norm.Groups;
             var grouped = g.Op("Reshape", [x, g.Int64s(0, groups, -1)], key);
             var ones = g.Initializer($"{key}:ones", Enumerable.Repeat(1f, (int)groups).ToArray(), [groups]);
@@ -362,7 +404,8 @@ public static class OnnxExport
         {
             var shape = w.Shape($"{key}.weight");
             long k = shape[2], pad = k / 2;
-            return g.Op("Conv", [x, w[$"{key}.weight"], w[$"{key}.bias"]], key,
+            bool half = fp16 && UNetModel.IsTorsoModule(key + ".");
+            return g.Op("Conv", [x, half ? w.Half($"{key}.weight") : w[$"{key}.weight"], half ? w.Half($"{key}.bias") : w[$"{key}.bias"]], key,
                 ("kernel_shape", new[] { k, shape[3] }), ("strides", new[] { stride, stride }), ("pads", new[] { pad, pad, pad, pad }));
         }
 

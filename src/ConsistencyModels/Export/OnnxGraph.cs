@@ -87,6 +87,17 @@ internal sealed class OnnxGraph
         return _constants[key] = name;
     }
 
+    /// <summary>A float16 scalar constant (rank 0), shared like <see cref="Int64s"/>.</summary>
+    public string Half(float value)
+    {
+        var h = (System.Half)value;
+        string key = "f16:" + BitConverter.HalfToInt16Bits(h);
+        if (_constants.TryGetValue(key, out var name)) return name;
+        name = $"const_f16_{_constants.Count}";
+        AddInitializer(name, TensorProto.Types.DataType.Float16, MemoryMarshal.AsBytes(new[] { h }.AsSpan()), []);
+        return _constants[key] = name;
+    }
+
     /// <summary>Declares a graph input or output: element type and dims, a string dim being symbolic (e.g. "batch").</summary>
     public static ValueInfoProto Value(string name, TensorProto.Types.DataType type, params object[] dims)
     {

@@ -35,7 +35,6 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     {
         Config = config.Validate();
         Kernels = kernels ?? KernelOptions.Default;
-        Runtime.TorchRuntime.EnsureSoundCpuConvolutions();   // once per process: oneDNN is wrong on some CPUs (see there)
         int mc = config.NumChannels, embDim = 4 * mc;
         var mult = config.ResolvedChannelMult;
         var attnDs = config.AttentionDownsampleFactors;
@@ -109,8 +108,36 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
         var outConv = nn.Conv2d(inputCh, config.ResolvedOutChannels, 3, padding: 1, device: device);
         ZeroInit.Apply(outConv);
-        _out = nn.Sequential(("0", new GroupNorm32(ch, device: device, kernels: Kernels)), ("1", nn.SiLU()), ("2", outConv));
+        _outNorm = new GroupNorm32(ch, device: device, kernels: Kernels);
+        _outConv = outConv;
+        _out = nn.Sequential(("0", _outNorm), ("1", nn.SiLU()), ("2", outConv));
         register_module("out", _out);
+
+        // oneDNN is wrong at channel tails on some CPUs (see there): the out conv is handled in Forward; the first conv's
+        // input gradient is never taken; any other tail switches oneDNN off for the process.
+        Runtime.TorchRuntime.EnsureSoundCpuConvolutions("the UNet", named_modules()
+            .Where(m => m.module is Conv2d && m.name != "out.2")
+            .Select(m => (m.name, ((Conv2d)m.module).weight!.shape[1], ((Conv2d)m.module).weight!.shape[0], m.name != "input_blocks.0.0")));
+    }
+
+    private readonly GroupNorm32 _outNorm;
+    private readonly Conv2d _outConv;
+
+    /// <summary>
+    /// The out block where oneDNN's input gradients are wrong at output-channel tails on this CPU
+    /// (<see cref="Runtime.TorchRuntime.CpuConvolutionChannelTailsWrong"/>) and one will be taken: the conv runs with
+    /// zero filters appended up to a whole channel block and the extra channels dropped (the same values; right
+    /// gradients). Null where the plain out block is right.
+    /// </summary>
+    private Tensor? OutWithBlockPaddedChannels(Tensor h)
+    {
+        var weight = _outConv.weight!;
+        long extra = (Runtime.TorchRuntime.ConvolutionChannelBlock - weight.shape[0] % Runtime.TorchRuntime.ConvolutionChannelBlock) % Runtime.TorchRuntime.ConvolutionChannelBlock;
+        if (extra == 0 || !h.requires_grad || h.device_type != TorchSharp.DeviceType.CPU || !Runtime.TorchRuntime.CpuConvolutionChannelTailsWrong) return null;
+        var a = nn.functional.silu(_outNorm.call(h));
+        var paddedWeight = nn.functional.pad(weight, [0, 0, 0, 0, 0, 0, 0, extra]);
+        var paddedBias = _outConv.bias is { } b ? nn.functional.pad(b, [0, extra]) : null;
+        return nn.functional.conv2d(a, paddedWeight, paddedBias, padding: [1, 1]).narrow(1, 0, weight.shape[0]).contiguous();
     }
 
     /// <summary>Runs the network: x [N, C, H, W] (already c_in-scaled), timesteps [N] (= 250·ln σ), y [N] int64 or null.</summary>
@@ -168,7 +195,7 @@ public sealed class UNetModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
             observe?.Invoke($"output_blocks.{i}", h);
         }
         h = h.to(x.dtype);
-        var result = _out.call(h);
+        var result = OutWithBlockPaddedChannels(h) ?? _out.call(h);
         observe?.Invoke("out", result);
         return result.MoveToOuterDisposeScope();
     }

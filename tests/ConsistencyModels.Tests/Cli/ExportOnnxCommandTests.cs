@@ -44,6 +44,20 @@ public sealed class ExportOnnxCommandTests(ITestOutputHelper output)
         Assert.True(diff <= 1e-4, $"max |diff| = {diff:G3}");
     }
 
+    [Fact]
+    public void Fp16FileIsSmallerAndSamplesThroughOnnx()
+    {
+        using var dir = new TempDir();
+        var r = CmProcess.Run("export", "onnx", "--fp16", "--output", dir.File("fp16.onnx"));
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains(", fp16, opset 17", r.Stdout);
+        using (var session = new InferenceSession(dir.File("fp16.onnx")))
+            Assert.Equal("fp16", session.ModelMetadata.CustomMetadataMap["precision"]);
+        var g = CmProcess.Run("generate", "-n", "4", "--onnx", dir.File("fp16.onnx"), "--output", dir.File("grid.png"));
+        Assert.True(g.ExitCode == 0, g.All);
+        Assert.True(File.Exists(dir.File("grid.png")));
+    }
+
     [Theory]
     [InlineData("--opset", "9", "--opset must be between 13 and 21")]
     [InlineData("--output", "model.onx", "--output must end in .onnx")]

@@ -12,6 +12,7 @@ using Tensor = TorchSharp.torch.Tensor;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace ConsistencyModels.Tests.Export;
 
@@ -105,6 +106,53 @@ public sealed class OnnxExportTests(ITestOutputHelper output)
         Assert.Equal(["x", "sigma", "class_labels"], session.InputMetadata.Keys);
         Assert.Equal([-1, 3, 16, 16], session.InputMetadata["x"].Dimensions);     // dynamic batch
         Assert.Equal(["denoised"], session.OutputMetadata.Keys);
+    }
+
+    // fp16: both sides round to float16 at every torso op, with different kernels (ONNX Runtime's CPU provider runs the
+    // float16 nodes it lacks kernels for through float32 casts; libtorch's CPU fp16 kernels accumulate in float32).
+    // The bound is a few float16 ulps of outputs of magnitude ~1; fp16 against fp32 is printed for scale.
+    private const double Fp16Tolerance = 1e-2;
+
+    [Theory]
+    [InlineData(true, DenoiserKind.Edm)]
+    [InlineData(true, DenoiserKind.Consistency)]
+    [InlineData(false, DenoiserKind.Consistency)]
+    public void Fp16ExportMatchesLibtorchFp16(bool conditional, DenoiserKind kind)
+    {
+        var config = (conditional ? TinyConditional : TinyUnconditional) with { Denoiser = kind };
+        using var exported = RandomModel(config, seed: 7);
+        using var half = RandomModel(config, seed: 7).ConvertTorso(ScalarType.Float16, channelsLast: false);   // the same weights, libtorch's fp16 path
+        var proto = OnnxExport.Build(exported, new OnnxExportOptions { Precision = Precision.Fp16 });
+        var torsoConv = proto.Graph.Initializer.Single(t => t.Name == "input_blocks.0.0.weight");
+        var outConv = proto.Graph.Initializer.Single(t => t.Name == "out.2.weight");
+        Assert.Equal((int)DataType.Float16, torsoConv.DataType);
+        Assert.Equal((int)DataType.Float, outConv.DataType);                 // the out block stays float32, as the official fp16 UNet keeps it
+
+        double diff = CompareWithLibtorch(half, batch: 3, _ => new InferenceSession(proto.ToByteArray()), seed: 11);
+        double vsFp32 = CompareWithLibtorch(exported, batch: 3, _ => new InferenceSession(proto.ToByteArray()), seed: 11);
+        output.WriteLine($"tiny {(conditional ? "conditional" : "unconditional")} {kind} fp16: max |ORT fp16 - libtorch fp16| = {diff:G3}; against libtorch fp32: {vsFp32:G3}");
+        Assert.True(diff <= Fp16Tolerance, $"max |diff| = {diff:G3} exceeds {Fp16Tolerance:G1}");
+        Assert.True(vsFp32 > 0, "an fp16 graph cannot equal fp32 exactly: the torso did not run in float16");
+    }
+
+    [Fact]
+    public void Fp16ExportHalvesTheBuiltInModel()
+    {
+        using var pipeline = ConsistencyModels.Pipelines.ConsistencyPipeline.LoadBuiltIn();
+        long fp32 = OnnxExport.Build(pipeline.Model).CalculateSize();
+        var proto = OnnxExport.Build(pipeline.Model, new OnnxExportOptions { Precision = Precision.Fp16 });
+        double ratio = (double)proto.CalculateSize() / fp32;
+        output.WriteLine($"cd_fmnist32: fp32 {fp32 / 1e6:F2} MB, fp16 {proto.CalculateSize() / 1e6:F2} MB ({ratio:P0})");
+        Assert.InRange(ratio, 0.5, 0.65);                 // the convolutions (about 80% of the bytes) halve; embeddings, norms, the out block stay float32
+        Assert.Equal("fp16", proto.MetadataProps.Single(m => m.Key == "precision").Value);
+    }
+
+    [Fact]
+    public void Bf16ExportIsOneClearError()
+    {
+        using var model = RandomModel(TinyUnconditional, seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => OnnxExport.Build(model, new OnnxExportOptions { Precision = Precision.Bf16 }));
+        Assert.Contains("`Precision` must be Fp32 or Fp16", e.Message);
     }
 
     [Fact]
