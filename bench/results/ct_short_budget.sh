@@ -13,10 +13,11 @@ DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 SAVE=$(( STEPS / 3 ))
 mkdir -p "$OUT"
 
-# name | cm train ct options beyond the common ones
+# name | cm train ct options beyond the common ones (ct-short's are what `cm train ct` defaults to at 1,500 steps)
 VARIANTS=$(cat <<'V'
-ct-released|
-ct-short|--end-scales 10 --target-ema-mode fixed --start-ema 0
+ct-released|--recipe ct
+ct-n10|--recipe ct --end-scales 10
+ct-short|--recipe ct --end-scales 10 --target-ema-mode fixed --start-ema 0
 ict-released|--recipe ict
 ict-short|--recipe ict --end-scales 80
 V

@@ -13,6 +13,7 @@ public static partial class TrainingRecipes
     [
         new("edm", TrainingMode.Edm, Edm),
         new("cd", TrainingMode.ConsistencyDistillation, Cd),
+        new("ct-short", TrainingMode.ConsistencyTraining, CtShortBudget),
         new("ct", TrainingMode.ConsistencyTraining, Ct),
         new("ict", TrainingMode.ConsistencyTraining, Ict),
         new("ect", TrainingMode.EasyConsistencyTuning, Ect),

@@ -13,7 +13,7 @@ public class TrainingRecipesTests
     [Theory]
     [InlineData(TrainingMode.Edm, "edm")]
     [InlineData(TrainingMode.ConsistencyDistillation, "cd")]
-    [InlineData(TrainingMode.ConsistencyTraining, "ct")]
+    [InlineData(TrainingMode.ConsistencyTraining, "ct-short")]
     [InlineData(TrainingMode.EasyConsistencyTuning, "ect")]
     public void EachModeHasItsDefaultRecipe(TrainingMode mode, string name)
     {
@@ -40,6 +40,12 @@ public class TrainingRecipesTests
         Assert.Equal((LossNorm.L2, WeightSchedule.Uniform, IndexSampling.Uniform), (ct.LossNorm, ct.ResolvedWeightSchedule, ct.IndexSampling));
         Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Adaptive, 0.95, ScaleMode.Progressive, 2, 150, 100), ct.Schedule);
 
+        // The short-budget default: the released CT with N's end scaled to the run (the released steps per N²) and μ = 0.
+        var ctShort = TrainingRecipes.CtShortBudget(Model, "run", 1500);
+        Assert.Equal((ct.LossNorm, ct.ResolvedWeightSchedule, ct.IndexSampling), (ctShort.LossNorm, ctShort.ResolvedWeightSchedule, ctShort.IndexSampling));
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.Progressive, 2, 10, 1500), ctShort.Schedule);
+        Assert.Equal([10, 10, 16, 52, 150, 150], new long[] { 100, 1500, 10_000, 100_000, 800_000, 10_000_000 }.Select(TrainingRecipes.ScaledEndScales));
+
         var ict = TrainingRecipes.Ict(Model, "run", 100);
         Assert.Equal(TrainingMode.ConsistencyTraining, ict.Mode);
         Assert.Equal((LossNorm.PseudoHuber, WeightSchedule.ImprovedCt, IndexSampling.LogNormal), (ict.LossNorm, ict.ResolvedWeightSchedule, ict.IndexSampling));
@@ -58,7 +64,7 @@ public class TrainingRecipesTests
     [Fact]
     public void RecipesAreFoundByNameAndNamesAreUnique()
     {
-        Assert.Same(TrainingRecipes.All[3], TrainingRecipes.Find("ICT"));
+        Assert.Same(TrainingRecipes.All.Single(r => r.Name == "ict"), TrainingRecipes.Find("ICT"));
         Assert.Null(TrainingRecipes.Find("nope"));
         Assert.Equal(TrainingRecipes.All.Count, TrainingRecipes.All.Select(r => r.Name).Distinct().Count());
         // Overrides are `with` on the recipe's options.
