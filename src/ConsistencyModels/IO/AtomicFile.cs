@@ -8,7 +8,7 @@ namespace ConsistencyModels.IO;
 /// </summary>
 public static partial class AtomicFile
 {
-    /// <summary>The temporary name of <paramref name="path"/>'s writes: a hidden sibling, <c>.NAME.GUID.tmp</c>.</summary>
+    /// <summary>The temporary name for writes to a file called <paramref name="fileName"/>: a hidden sibling, <c>.NAME.GUID.tmp</c>.</summary>
     private static string TemporaryName(string fileName) => $".{fileName}.{Guid.NewGuid():N}.tmp";
 
     [GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
