@@ -23,7 +23,7 @@ if [ "${1:-}" = cli ] || [ "${1:-}" = train ]; then
   asp=$(runtime Microsoft.AspNetCore.App)
   [ -f .gpu/aspnet.tar.xz ] || tar -C "$root" -cJf .gpu/aspnet.tar.xz "shared/Microsoft.AspNetCore.App/$asp"
   if [ "$1" = train ]; then
-    rm -f .gpu/cmlite/*.pdb .gpu/cmlite/*.xml
+    rm -f .gpu/cmlite/*.pdb .gpu/cmlite/*.xml .gpu/cmlite/libonnxruntime*.so   # training and sampling run on libtorch
     tar -C .gpu -cJf .gpu/cmlite.tar.xz cmlite
     fm=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
     mkdir -p .gpu/data

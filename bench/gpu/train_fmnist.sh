@@ -18,16 +18,8 @@ TEACHER_BATCH=${TEACHER_BATCH:-512}; TUNE_BATCH=${TUNE_BATCH:-256}
 T0=$SECONDS
 say() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$OUT/logs.txt"; }
 
-if [ -z "${CM:-}" ]; then
-  mkdir -p /tmp/dn && tar -xJf .gpu/dotnet-runtime.tar.xz -C /tmp/dn && tar -xJf .gpu/cmlite.tar.xz -C /tmp
-  # Training and sampling need no ASP.NET Core (only `cm serve` does), and it does not fit in what travels.
-  python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); f=c['runtimeOptions']['frameworks']; c['runtimeOptions']['frameworks']=[x for x in f if x['name']!='Microsoft.AspNetCore.App']; json.dump(c,open(p,'w'))" /tmp/cmlite/cm.runtimeconfig.json
-  TORCH_LIB=${TORCH_LIB:-$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")}
-  export DOTNET_ROOT=/tmp/dn PATH=/tmp/dn:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 LD_LIBRARY_PATH=$TORCH_LIB:/tmp/cmlite
-  CM="dotnet /tmp/cmlite/cm.dll"
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$OUT/logs.txt"
-fi
-CARD=$( (nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || lscpu | sed -n 's/^Model name: *//p') | head -1)
+source bench/gpu/cm_env.sh
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/logs.txt"
 mkdir -p "$W/data"
 [ -f "$W/data/train-images-idx3-ubyte" ] || xz -dc .gpu/data/train-images-idx3-ubyte.xz > "$W/data/train-images-idx3-ubyte"
 cp .gpu/data/train-labels-idx1-ubyte "$W/data/"
