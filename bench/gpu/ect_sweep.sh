@@ -3,7 +3,7 @@
 # steps, batch, seed, EMAs), then 5,000 samples (seed 1) of each run's newest half-life EMA at one step and at two
 # (σ 80, 1.5). Variants: "name=flags;name=flags" in VARIANTS (default: the paper's q 2 over 8 stages, cm's default;
 # ECT's 1-hour CIFAR-10 setting q 256 in one stage; q 16 in one stage). Back: per variant a tar of the run (log,
-# config, the EMAs at the end and the half-life EMA at 3/4 of the run as fp16 safetensors: about 4 MB each), one tar.xz of all samples; score with bench/results/score_samples.sh.
+# config, the EMAs at the end and the half-life EMA at 3/4 of the run as fp16 safetensors: about 4 MB each), one tar.xz of all samples; score on the CPU with bench/results/score_runs.sh.
 # Prepare: bench/gpu/prepare.sh train; carry [".gpu/cmlite.tar.xz", ".gpu/dotnet-runtime.tar.xz", ".gpu/data"]
 # Dry run on this CPU: CM="dotnet src/ConsistencyModels.Cli/bin/Release/net10.0/linux-x64/cm.dll" DEVICE=cpu \
 #   STEPS=8 BATCH=8 SAMPLES=50 bash bench/gpu/ect_sweep.sh

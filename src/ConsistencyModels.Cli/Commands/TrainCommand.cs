@@ -86,13 +86,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--start-scales <N>"), Description("N at the start (cd default 40, ct 2).")]
         public int? StartScales { get; init; }
 
-        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run, 10 at 1,500 steps, 16 at 10,000, 150 at 800,000; --recipe ct 150; ict 1280).")]
+        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run, 10 at 1,500 steps, 16 at 10,000, 150 at 800,000; --recipe ct 150; ict: 10·2^j scaled to the run, 80 at 1,500 steps, 1280 from 200,000).")]
         public int? EndScales { get; init; }
 
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
         public string? CtSchedule { get; init; }
 
-        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT with N 2 -> scaled to the run and μ = 0; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280).")]
+        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT with N 2 -> scaled to the run and μ = 0; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280, fewer doublings for runs under 200k steps).")]
         public string? Recipe { get; init; }
 
         [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000; with --resume, the run's).")]

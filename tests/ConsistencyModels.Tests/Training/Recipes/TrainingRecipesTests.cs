@@ -49,7 +49,10 @@ public class TrainingRecipesTests
         var ict = TrainingRecipes.Ict(Model, "run", 100);
         Assert.Equal(TrainingMode.ConsistencyTraining, ict.Mode);
         Assert.Equal((LossNorm.PseudoHuber, WeightSchedule.ImprovedCt, IndexSampling.LogNormal), (ict.LossNorm, ict.ResolvedWeightSchedule, ict.IndexSampling));
-        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 1280, 100), ict.Schedule);
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 20, 100), ict.Schedule);
+        // s1 = 10·2^round(log2(128·√(K/400k))) within [20, 1280]: the paper's 1280 from 200k steps (its run: 400k).
+        Assert.Equal([20, 20, 80, 160, 640, 1280, 1280, 1280], new long[] { 0, 100, 1500, 10_000, 100_000, 200_000, 400_000, 10_000_000 }.Select(TrainingRecipes.ImprovedCtEndScales));
+        Assert.Equal(1280, TrainingRecipes.Ict(Model, "run", 400_000).Schedule.EndScales);
 
         var ect = TrainingRecipes.Ect(Model, "run", 800);
         Assert.Equal((TrainingMode.EasyConsistencyTuning, 1e-4, 100L), (ect.Mode, ect.LearningRate, ect.EctStageSteps));
