@@ -62,10 +62,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--teacher <FILE>"), Description("EDM teacher checkpoint (required for cd; for ct it only initialises the network, as upstream).")]
         public string? Teacher { get; init; }
 
-        [CommandOption("-q|--q-factor <X>"), Description("ect (ECT's own -q): the gap t - r shrinks q times at each stage (default 2; ECT's 1-hour CIFAR-10 run: 256 with one stage).")]
+        [CommandOption("-q|--q-factor <X>"), Description("ect (ECT's own -q): the gap t - r shrinks q times at each stage (default 16 in one stage, recipe ect-short; --recipe ect: 2; ECT's 1-hour CIFAR-10 run: 256 with one stage).")]
         public double? Q { get; init; }
 
-        [CommandOption("--double <N>"), Description("ect: a new stage every N steps (default: an eighth of --total-training-steps, as ECT's 8 stages).")]
+        [CommandOption("--double <N>"), Description("ect: a new stage every N steps (default: one stage; --recipe ect: an eighth of --total-training-steps, as ECT's 8 stages).")]
         public long? Double { get; init; }
 
         [CommandOption("--mapping <NAME>"), Description("ect: how t maps to r: sigmoid (default; nearer pairs at small t, k 8, b 1) | const (r = t(1 - q^-(stage+1))).")]
@@ -92,7 +92,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
         public string? CtSchedule { get; init; }
 
-        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT with N 2 -> scaled to the run and μ = 0; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280, fewer doublings for runs under 200k steps).")]
+        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT with N 2 -> scaled to the run and μ = 0; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280, fewer doublings for runs under 200k steps). For ect: ect-short (the default: q 16 in one stage, for runs of thousands of steps), ect (the paper's q 2, halved over 8 stages, for runs of 100k steps and more).")]
         public string? Recipe { get; init; }
 
         [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000; with --resume, the run's).")]

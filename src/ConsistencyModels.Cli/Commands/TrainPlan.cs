@@ -179,8 +179,7 @@ internal static class TrainPlan
                 (o.MaxSteps is long m ? $", this run at most {m}" : ""),
         };
         if (o.Mode == TrainingMode.EasyConsistencyTuning)
-            lines.Add($"ECT: q {o.Ect.Q}, mapping {o.Ect.Mapping.ToString().ToLowerInvariant()}, Huber c {o.Ect.HuberC}, a new stage every {o.EctStageSteps} steps " +
-                      $"(stage {o.EctStage(o.Schedule.TotalSteps - 1)} at the end); teacher {o.TeacherPath}");
+            lines.Add($"ECT: q {o.Ect.Q}, mapping {o.Ect.Mapping.ToString().ToLowerInvariant()}, Huber c {o.Ect.HuberC}, " + (o.EctStage(o.Schedule.TotalSteps - 1) == 0 ? "one stage" : $"a new stage every {o.EctStageSteps} steps (stage {o.EctStage(o.Schedule.TotalSteps - 1)} at the end)") + $"; teacher {o.TeacherPath}");
         else if (o.Mode != TrainingMode.Edm)
         {
             lines.Add($"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}; target EMA {o.Schedule.TargetEmaMode} μ0 {o.Schedule.StartEma}, " +

@@ -16,6 +16,7 @@ public static partial class TrainingRecipes
         new("ct-short", TrainingMode.ConsistencyTraining, CtShortBudget),
         new("ct", TrainingMode.ConsistencyTraining, Ct),
         new("ict", TrainingMode.ConsistencyTraining, Ict),
+        new("ect-short", TrainingMode.EasyConsistencyTuning, EctShortBudget),
         new("ect", TrainingMode.EasyConsistencyTuning, Ect),
     ];
 

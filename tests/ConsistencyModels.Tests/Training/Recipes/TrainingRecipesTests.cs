@@ -14,7 +14,7 @@ public class TrainingRecipesTests
     [InlineData(TrainingMode.Edm, "edm")]
     [InlineData(TrainingMode.ConsistencyDistillation, "cd")]
     [InlineData(TrainingMode.ConsistencyTraining, "ct-short")]
-    [InlineData(TrainingMode.EasyConsistencyTuning, "ect")]
+    [InlineData(TrainingMode.EasyConsistencyTuning, "ect-short")]
     public void EachModeHasItsDefaultRecipe(TrainingMode mode, string name)
     {
         var recipe = TrainingRecipes.Default(mode);
@@ -58,9 +58,15 @@ public class TrainingRecipesTests
         Assert.Equal((TrainingMode.EasyConsistencyTuning, 1e-4, 100L), (ect.Mode, ect.LearningRate, ect.EctStageSteps));
         Assert.Equal(new EctLoss(Q: 2, Mapping: EctMapping.Sigmoid, HuberC: 0), ect.Ect);
         Assert.False(ect.HasTarget);
+        // The short-budget default: the paper's loss with q 16 and no stage change within any run.
+        var ectShort = TrainingRecipes.EctShortBudget(Model, "run", 800);
+        Assert.Equal(new EctLoss(Q: 16, Mapping: EctMapping.Sigmoid, HuberC: 0), ectShort.Ect);
+        Assert.Equal((0, 0), (ectShort.EctStage(799), ectShort.EctStage(long.MaxValue - 1)));
+        Assert.Equal((ect.LearningRate, ect.EmaHalfLifeKimg), (ectShort.LearningRate, ectShort.EmaHalfLifeKimg));
+        Assert.Equal(ect.EmaRates, ectShort.EmaRates);
 
         // One EMA-rate default, TrainingOptions', shared by every recipe but ECT's (a short tuning run keeps a half-life EMA).
-        foreach (var r in TrainingRecipes.All.Where(r => r.Name != "ect"))
+        foreach (var r in TrainingRecipes.All.Where(r => r.Mode != TrainingMode.EasyConsistencyTuning))
             Assert.Equal([0.999, 0.9999, 0.9999432189950708], r.Create(Model, "run", 100).EmaRates);
     }
 
