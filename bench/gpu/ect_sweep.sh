@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 18 on a GPU machine: ECT from the built-in teacher edm_fmnist32 at short budgets, one run per variant (same
 # steps, batch, seed, EMAs), then 5,000 samples (seed 1) of each run's newest half-life EMA at one step and at two
-# (σ 80, 1.5). Variants: "name=flags;name=flags" in VARIANTS (default: the paper's q 2 over 8 stages, cm's default;
-# ECT's 1-hour CIFAR-10 setting q 256 in one stage; q 16 in one stage). Back: per variant a tar of the run (log,
+# (σ 80, 1.5). Variants: "name=flags;name=flags" in VARIANTS (default: the paper's q 2 over 8 stages, --recipe ect;
+# ECT's 1-hour CIFAR-10 setting q 256 in one stage; q 16 in one stage, what cm train ect now defaults to). Back: per variant a tar of the run (log,
 # config, the EMAs at the end and the half-life EMA at 3/4 of the run as fp16 safetensors: about 4 MB each), one tar.xz of all samples; score on the CPU with bench/results/score_runs.sh.
 # Prepare: bench/gpu/prepare.sh train; carry [".gpu/cmlite.tar.xz", ".gpu/dotnet-runtime.tar.xz", ".gpu/data"]
 # Dry run on this CPU: CM="dotnet src/ConsistencyModels.Cli/bin/Release/net10.0/linux-x64/cm.dll" DEVICE=cpu \
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/out}; W=${WORK:-/tmp/w}; mkdir -p "$OUT" "$W"
 DEVICE=${DEVICE:-cuda}; SAMPLES=${SAMPLES:-5000}; SAMPLE_BATCH=${SAMPLE_BATCH:-1000}
 STEPS=${STEPS:-1000}; BATCH=${BATCH:-256}
-VARIANTS=${VARIANTS:-"q2x8=-q 2;q256=-q 256 --double 1000000;q16=-q 16 --double 1000000"}
+VARIANTS=${VARIANTS:-"q2x8=--recipe ect;q256=-q 256 --double 1000000;q16=-q 16 --double 1000000"}
 T0=$SECONDS
 say() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$OUT/ect_sweep.txt"; }
 source bench/gpu/cm_env.sh
@@ -37,8 +37,9 @@ for v in "${VS[@]}"; do
     extra=(); [ $s = two ] && extra=(--sampler multistep --sigmas 80,1.5)
     timeout 120 $CM sample --num-samples "$SAMPLES" --seed 1 --batch-size "$SAMPLE_BATCH" --device "$DEVICE" \
       --model-config "$run/config.json" --checkpoint "$ck" "${extra[@]}" --output-dir "$W/samples/ect-$name-$s" > "$W/sample-$name-$s.log" 2>&1
+    rc=$?
     echo "$CARD: cm sample --num-samples $SAMPLES --seed 1 --device $DEVICE --checkpoint ect-$name/$(basename "$ck") ${extra[*]}" > "$W/samples/ect-$name-$s/imported.txt"
-    say "sample $name $s: rc=$?"
+    say "sample $name $s: rc=$rc"
   done
   mkdir -p "$W/pack/ect-$name"
   cp "$run"/config.json "$run"/log.csv "$W/pack/ect-$name/"

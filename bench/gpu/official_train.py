@@ -9,7 +9,9 @@ fp16 (the official setting, use_fp16=True): torso convolutions in float16, fp32 
 groups (ndim <= 1 and the rest), loss scaled by 2^lg before backward, gradients copied into the master groups, their
 norm checked, unscaled, RAdam on the master groups, copied back; three EMAs (0.999, 0.9999, 0.9999432189950708) and,
 for CD/CT, the target network as one more EMA of the master groups. fp32: the same without conversion, per-tensor
-master parameters. CD's teacher is a float16 copy evaluated twice per step (Heun), no grad.
+master parameters. CD's teacher is a float16 copy evaluated twice per step (Heun), no grad. Left out: the official _compute_norms also
+reads each parameter's norm (one .item() per master tensor, per-tensor in fp32), so the official fp32 step here is, if
+anything, slightly faster than the real one.
 
   python3 official_train.py [--modes edm,cd,ct] [--precisions fp16,fp32] [--json OUT] [--save-teacher FILE]
   /usr/bin/python3 official_train.py --device cpu --tiny       # CPU smoke test (batch 2, 16 px)
@@ -85,7 +87,7 @@ def update_ema(targets, sources, rate):
         for t, s in zip(targets, sources):
             t.mul_(rate).add_(s, alpha=1 - rate)
 
-def build(cfg, dropout, fp16, dev, tiny):
+def build(cfg, dropout, fp16, dev):
     th.manual_seed(0)
     m = ob.UNetModel(**cfg, dropout=dropout).to(dev)
     if fp16:
@@ -93,7 +95,7 @@ def build(cfg, dropout, fp16, dev, tiny):
     return m
 
 def run_mode(mode, fp16, cfg, dev, batch, res, warm, reps):
-    model = build(cfg, 0.1 if mode == "edm" else 0.0, fp16, dev, False).train()
+    model = build(cfg, 0.1 if mode == "edm" else 0.0, fp16, dev).train()
     mp = Master(model, fp16, 1e-4 if mode == "edm" else 4e-4)
     emas = [[m.detach().clone() for m in mp.master] for _ in EMA_RATES]
     target = teacher = None
@@ -105,7 +107,7 @@ def run_mode(mode, fp16, cfg, dev, batch, res, warm, reps):
         target_groups = ([[p for p in target.parameters() if p.ndim <= 1], [p for p in target.parameters() if p.ndim > 1]]
                          if fp16 else None)
     if mode == "cd":
-        teacher = build(cfg, 0.0, fp16, dev, False).eval()
+        teacher = build(cfg, 0.0, fp16, dev).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
     n_scales = 40

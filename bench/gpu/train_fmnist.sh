@@ -70,7 +70,7 @@ steps_for() { python3 -c "import sys; r,s,f,b,tb=map(float,sys.argv[1:]); print(
 
 # 2. ECT from the teacher: the paper's q 2, sigmoid mapping, 8 stages over the run, RAdam 1e-4.
 N=$(steps_for "$ECT_S" 1.4); say "ect: $N steps at batch $TUNE_BATCH"
-timeout -s KILL $((ECT_S + 40)) $CM train ect "${COMMON[@]}" --teacher "$TEACHER" --output "$W/ect-fmnist32" \
+timeout -s KILL $((ECT_S + 40)) $CM train ect --recipe ect "${COMMON[@]}" --teacher "$TEACHER" --output "$W/ect-fmnist32" \
   --global-batch-size "$TUNE_BATCH" --total-training-steps "$N" --save-interval $((N / 4)) --ema-halflife-kimg 500 --seed 7 > "$W/ect.log" 2>&1
 tail -c 1500 "$W/ect.log" | tr '\r' '\n' | tail -4 >> "$OUT/logs.txt"
 ECT=$(newest "$W/ect-fmnist32" 'ema_hl*kimg_*.pt')
@@ -85,7 +85,7 @@ fi
 
 # 3. iCT and CT from scratch at the same batch, each sized to its box (their schedules follow --total-training-steps).
 N=$(steps_for "$ICT_S" 1.4); say "ict: $N steps"
-timeout -s KILL $((ICT_S + 30)) $CM train ct --recipe ict "${COMMON[@]}" --output "$W/ict-fmnist32" --global-batch-size "$TUNE_BATCH" \
+timeout -s KILL $((ICT_S + 30)) $CM train ct --recipe ict --end-scales 1280 "${COMMON[@]}" --output "$W/ict-fmnist32" --global-batch-size "$TUNE_BATCH" \
   --total-training-steps "$N" --save-interval $((N / 2)) --ema-halflife-kimg 500 --seed 7 > "$W/ict.log" 2>&1
 tail -c 1000 "$W/ict.log" | tr '\r' '\n' | tail -3 >> "$OUT/logs.txt"
 N=$(steps_for "$CT_S" 1.6); say "ct: $N steps"

@@ -18,7 +18,7 @@ VARIANTS=$(cat <<'V'
 ct-released|--recipe ct
 ct-n10|--recipe ct --end-scales 10
 ct-short|--recipe ct --end-scales 10 --target-ema-mode fixed --start-ema 0
-ict-released|--recipe ict
+ict-released|--recipe ict --end-scales 1280
 ict-short|--recipe ict --end-scales 80
 V
 )

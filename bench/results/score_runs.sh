@@ -9,19 +9,20 @@ SIGMAS=${SIGMAS:-80,1.5}
 for spec in "$@"; do
   IFS=: read -r run ckpt name <<< "$spec"; name=${name:-${ckpt%.*}}
   for k in 1 2; do
-    json="$run/score-$name-${k}step.json"; [ -s "$json" ] && continue
+    json="$run/score-$name-${k}step$([ $k = 2 ] && echo "-sigmas-$SIGMAS").json"; [ -s "$json" ] && continue
     extra=(); [ $k = 2 ] && extra=(--sampler multistep --sigmas "$SIGMAS")
-    s=$(mktemp -d)
+    s=$(mktemp -d); trap 'rm -rf "$s"' EXIT
     $CM sample --model-config "$run/config.json" --checkpoint "$run/$ckpt" --num-samples 5000 --seed 1 --batch-size 100 \
       "${extra[@]}" --output-dir "$s/samples" > /dev/null
     $CM evaluate --samples "$s/samples" --json > "$json.tmp" && mv "$json.tmp" "$json"
     rm -rf "$s"
   done
-  python3 - "$run" "$name" <<'PY'
+  SIGMAS=$SIGMAS python3 - "$run" "$name" <<'PY'
 import json, sys, os
 run, name = sys.argv[1], sys.argv[2]
 def row(k):
-    d = json.load(open(os.path.join(run, f"score-{name}-{k}step.json")))
+    suffix = f"-sigmas-{os.environ.get('SIGMAS', '80,1.5')}" if k == 2 else ""
+    d = json.load(open(os.path.join(run, f"score-{name}-{k}step{suffix}.json")))
     return f"{d['fid']:.1f} / {d['precision']:.3f} / {d['recall']:.3f}"
 print(f"| {os.path.basename(run.rstrip('/'))} {name} | {row(1)} | {row(2)} |")
 PY

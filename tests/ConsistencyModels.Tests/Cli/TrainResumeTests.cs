@@ -23,10 +23,10 @@ public sealed class TrainResumeTests : IDisposable
 
     /// <summary>A run folder whose newest complete checkpoint is step 2 of an edm fmnist32 run with these settings.</summary>
     private void Record(string mode = "Edm", long seed = 5, int batch = 32, double[]? rates = null, ModelConfig? model = null,
-                        long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null) =>
+                        long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null, string? recipe = null) =>
         TrainingCheckpoints.WriteState(Run, new CheckpointManifest(2, mode, seed, batch, rates ?? [0.9, 0.99],
                                                                    ModelConfigJson.ToJson(model ?? Fresh().OnlineModel, indented: false),
-                                                                   totalSteps, halfLifeKimg, rampup));
+                                                                   totalSteps, halfLifeKimg, rampup, recipe));
 
     private CmProcess.Result Resume(params string[] extra) =>
         CmProcess.Run(["train", "edm", "--data", _tmp.File("no-data"), "--output", Run, "--resume", .. extra]);
@@ -74,6 +74,19 @@ public sealed class TrainResumeTests : IDisposable
         // Asked for: the checks pass and the run goes on to read its data (which does not exist here).
         var r = Resume([.. changes, "--resume-with-changes"]);
         Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no-data", r.Stderr);
+        Assert.DoesNotContain("recorded", r.Stderr);
+    }
+
+    [Fact]
+    public void AnotherLossOrScheduleIsRefusedUnlessAskedFor()
+    {
+        // A run recorded with another weighting (as when a recipe's default changes between versions, or a flag differs).
+        Record(recipe: "edm, weighting Snr");
+        AssertOneLine(Resume("--preset", "fmnist32"), StatePath, "--recipe recorded 'edm, weighting Snr', requested 'edm, weighting Karras'", "--resume-with-changes");
+        // The same recipe: no complaint (the run goes on to read its data, which does not exist here).
+        Record(recipe: TrainingCheckpoints.Recipe(Fresh()));
+        var r = Resume("--preset", "fmnist32");
         Assert.Contains("no-data", r.Stderr);
         Assert.DoesNotContain("recorded", r.Stderr);
     }

@@ -16,7 +16,8 @@ namespace ConsistencyModels.Training;
 /// before they were kept (and the half-life ones in runs without a half-life EMA).
 /// </summary>
 public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
-                                        long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null);
+                                        long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null,
+                                        string? Recipe = null);
 
 public static class TrainingCheckpoints
 {
@@ -99,6 +100,8 @@ public static class TrainingCheckpoints
         if (recorded.Seed != options.Seed) changes.Add($"`Seed` recorded {recorded.Seed}, requested {options.Seed}");
         if (recorded.GlobalBatchSize != options.GlobalBatchSize)
             changes.Add($"`GlobalBatchSize` recorded {recorded.GlobalBatchSize}, requested {options.GlobalBatchSize}");
+        if (recorded.Recipe is not null && recorded.Recipe != Recipe(options))
+            changes.Add($"`Recipe` recorded '{Shorten(recorded.Recipe)}', requested '{Recipe(options)}'");
         if (!recorded.EmaRates.SequenceEqual(options.EmaRates))
             changes.Add($"`EmaRates` recorded {string.Join(",", recorded.EmaRates.Select(RateName))}, requested {string.Join(",", options.EmaRates.Select(RateName))}");
         if (changes.Count > 0 && !options.ResumeWithChanges)
@@ -144,7 +147,25 @@ public static class TrainingCheckpoints
         });
         WriteState(dir, new CheckpointManifest(step, options.Mode.ToString(), options.Seed, options.GlobalBatchSize, options.EmaRates,
                                                ModelConfigJson.ToJson(model.Config, indented: false), options.Schedule.TotalSteps,
-                                               options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio));
+                                               options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio,
+                                               Recipe(options)));
+    }
+
+    /// <summary>
+    /// The run's loss and schedules in one line (its length apart, kept as TotalSteps), so that a resume whose defaults
+    /// or flags would train otherwise (another recipe default, another q or s1) is refused instead of silently mixed.
+    /// </summary>
+    public static string Recipe(TrainingOptions o)
+    {
+        var c = o.Schedule;
+        return o.Mode switch
+        {
+            TrainingMode.Edm => FormattableString.Invariant($"edm, weighting {o.ResolvedWeightSchedule}"),
+            TrainingMode.EasyConsistencyTuning => FormattableString.Invariant(
+                $"ect, q {o.Ect.Q}, mapping {o.Ect.Mapping}, huber c {o.Ect.HuberC}, {(o.EctStageSteps == long.MaxValue ? "one stage" : $"a new stage every {o.EctStageSteps} steps")}"),
+            _ => FormattableString.Invariant(
+                $"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}, target EMA {c.TargetEmaMode} {c.StartEma} ({c.Variant}), N {c.ScaleMode} {c.StartScales} -> {c.EndScales}"),
+        };
     }
 
     /// <summary>Loads the checkpoint of <paramref name="step"/> in options.OutputDirectory into <paramref name="state"/>, after checking it is of the same model and mode.</summary>

@@ -29,7 +29,9 @@ public static partial class TrainingRecipes
     public static int ImprovedCtEndScales(long totalSteps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(totalSteps);
-        double doublings = Math.Log2(128 * Math.Sqrt(totalSteps / 400_000.0));
-        return 10 << (int)Math.Clamp(Math.Round(double.IsNegativeInfinity(doublings) ? 1 : doublings, MidpointRounding.AwayFromZero), 1, 7);
+        // round(log2(128·√(K/400k))) ≥ j exactly when K·16,384 ≥ 200,000·4^j: integers, so no floating-point ties.
+        int j = 1;
+        while (j < 7 && (Int128)totalSteps * 16_384 >= (Int128)200_000 << (2 * (j + 1))) j++;
+        return 10 << j;
     }
 }

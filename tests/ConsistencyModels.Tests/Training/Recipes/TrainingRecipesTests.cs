@@ -52,6 +52,8 @@ public class TrainingRecipesTests
         Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.ImprovedCtDoubling, 10, 20, 100), ict.Schedule);
         // s1 = 10·2^round(log2(128·√(K/400k))) within [20, 1280]: the paper's 1280 from 200k steps (its run: 400k).
         Assert.Equal([20, 20, 80, 160, 640, 1280, 1280, 1280], new long[] { 0, 100, 1500, 10_000, 100_000, 200_000, 400_000, 10_000_000 }.Select(TrainingRecipes.ImprovedCtEndScales));
+        // The rounding points (log2 at j + 0.5): K = 200,000·4^j/16,384, ties going up.
+        Assert.Equal([20, 40, 40, 80, 80, 160, 320, 640, 640, 1280], new long[] { 195, 196, 781, 782, 3124, 3125, 12_500, 50_000, 199_999, 200_000 }.Select(TrainingRecipes.ImprovedCtEndScales));
         Assert.Equal(1280, TrainingRecipes.Ict(Model, "run", 400_000).Schedule.EndScales);
 
         var ect = TrainingRecipes.Ect(Model, "run", 800);
@@ -64,6 +66,10 @@ public class TrainingRecipesTests
         Assert.Equal((0, 0), (ectShort.EctStage(799), ectShort.EctStage(long.MaxValue - 1)));
         Assert.Equal((ect.LearningRate, ect.EmaHalfLifeKimg), (ectShort.LearningRate, ectShort.EmaHalfLifeKimg));
         Assert.Equal(ect.EmaRates, ectShort.EmaRates);
+        // What a resume compares: the two ECT schedules read differently, and s1 is part of iCT's.
+        Assert.Equal("ect, q 2, mapping Sigmoid, huber c 0, a new stage every 100 steps", TrainingCheckpoints.Recipe(ect));
+        Assert.Equal("ect, q 16, mapping Sigmoid, huber c 0, one stage", TrainingCheckpoints.Recipe(ectShort));
+        Assert.EndsWith("N ImprovedCtDoubling 10 -> 20", TrainingCheckpoints.Recipe(ict));
 
         // One EMA-rate default, TrainingOptions', shared by every recipe but ECT's (a short tuning run keeps a half-life EMA).
         foreach (var r in TrainingRecipes.All.Where(r => r.Mode != TrainingMode.EasyConsistencyTuning))
