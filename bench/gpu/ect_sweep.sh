@@ -17,13 +17,7 @@ T0=$SECONDS
 say() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$OUT/ect_sweep.txt"; }
 source bench/gpu/cm_env.sh
 say "$CARD: ECT from edm_fmnist32, $STEPS steps x $BATCH, variants: $VARIANTS"
-mkdir -p "$W/data"
-if [ -f .gpu/data/train-images-idx3-ubyte.xz ]; then
-  [ -f "$W/data/train-images-idx3-ubyte" ] || xz -dc .gpu/data/train-images-idx3-ubyte.xz > "$W/data/train-images-idx3-ubyte"
-  cp .gpu/data/train-labels-idx1-ubyte "$W/data/"; DATA=$W/data/train-images-idx3-ubyte
-else
-  DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-fi
+fmnist_data "$W/data"
 IFS=';' read -ra VS <<< "$VARIANTS"
 for v in "${VS[@]}"; do
   name=${v%%=*}; read -ra flags <<< "${v#*=}"; run=$W/ect-$name; rm -rf "$run"

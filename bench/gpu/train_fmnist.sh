@@ -20,10 +20,7 @@ say() { echo "[$((SECONDS - T0)) s] $*" | tee -a "$OUT/logs.txt"; }
 
 source bench/gpu/cm_env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/logs.txt"
-mkdir -p "$W/data"
-[ -f "$W/data/train-images-idx3-ubyte" ] || xz -dc .gpu/data/train-images-idx3-ubyte.xz > "$W/data/train-images-idx3-ubyte"
-cp .gpu/data/train-labels-idx1-ubyte "$W/data/"
-DATA=$W/data/train-images-idx3-ubyte
+fmnist_data "$W/data"
 COMMON=(--preset fmnist32 --data "$DATA" --device "$DEVICE" --sample-columns 0 --log-interval 100)
 
 newest() { ls -1 "$1"/$2 2>/dev/null | sort | tail -1; }

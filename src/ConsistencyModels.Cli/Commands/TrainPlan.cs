@@ -178,17 +178,17 @@ internal static class TrainPlan
                 (o.EmaHalfLifeKimg is double hl ? $" + half-life {TrainingCheckpoints.RateName(hl)} kimg" + (o.EmaRampupRatio is double rr ? $" (ramp-up {TrainingCheckpoints.RateName(rr)})" : "") : "") + $", total steps {o.Schedule.TotalSteps}" +
                 (o.MaxSteps is long m ? $", this run at most {m}" : ""),
         };
-        if (o.Mode == TrainingMode.EasyConsistencyTuning)
-            lines.Add($"ECT: q {o.Ect.Q}, mapping {o.Ect.Mapping.ToString().ToLowerInvariant()}, Huber c {o.Ect.HuberC}, " + (o.EctStage(o.Schedule.TotalSteps - 1) == 0 ? "one stage" : $"a new stage every {o.EctStageSteps} steps (stage {o.EctStage(o.Schedule.TotalSteps - 1)} at the end)") + $"; teacher {o.TeacherPath}");
-        else if (o.Mode != TrainingMode.Edm)
+        int lastStage = o.EctStage(o.Schedule.TotalSteps - 1);
+        lines.Add($"recipe: {TrainingCheckpoints.Recipe(o)}" + o.Mode switch
         {
-            lines.Add($"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}; target EMA {o.Schedule.TargetEmaMode} μ0 {o.Schedule.StartEma}, " +
-                      $"N {o.Schedule.ScaleMode} {o.Schedule.StartScales} -> {o.Schedule.EndScales}");
-            if (o.Schedule.TargetEmaMode == Training.TargetEmaMode.Adaptive)
-                lines.Add(o.Schedule.Variant == CtScheduleVariant.ReleasedCode
-                    ? "μ(k) schedule: the released code's (divides by N(k)-1: μ = μ0² at k = 0); --ct-schedule paper for the paper's formula"
-                    : "μ(k) schedule: the paper's formula exp(s0·ln μ0 / N(k)); --ct-schedule released for the released code's");
-        }
+            TrainingMode.EasyConsistencyTuning when lastStage > 0 => $" (stage {lastStage} at the end); teacher {o.TeacherPath}",
+            TrainingMode.EasyConsistencyTuning or TrainingMode.ConsistencyDistillation => $"; teacher {o.TeacherPath}",
+            _ => "",
+        });
+        if (o.Mode is TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining && o.Schedule.TargetEmaMode == Training.TargetEmaMode.Adaptive)
+            lines.Add(o.Schedule.Variant == CtScheduleVariant.ReleasedCode
+                ? "μ(k) schedule: the released code's (divides by N(k)-1: μ = μ0² at k = 0); --ct-schedule paper for the paper's formula"
+                : "μ(k) schedule: the paper's formula exp(s0·ln μ0 / N(k)); --ct-schedule released for the released code's");
         return string.Join(Environment.NewLine, lines);
     }
 }

@@ -1,6 +1,6 @@
 // What `cm train` prints about the run it is about to start: the recipe each mode defaults to, in words.
 using ConsistencyModels.Cli.Commands;
-using ConsistencyModels.Data;
+using ConsistencyModels.Tests.Training.Loop;
 using ConsistencyModels.Training;
 using Xunit;
 
@@ -11,16 +11,6 @@ public sealed class TrainPlanTests : IDisposable
     private readonly TempDir _tmp = new();
     public void Dispose() => _tmp.Dispose();
 
-    private sealed class NoImages : ITrainingDataset
-    {
-        public int Count => 1;
-        public int Channels => 1;
-        public int ImageSize => 32;
-        public int? NumClasses => 10;
-        public int Read(int index, Span<float> dest) => 0;
-        public string Describe(int index) => "none";
-    }
-
     private TrainingOptions Ect(string? recipe) => TrainPlan.From(new TrainCommand.Settings
     {
         Mode = "ect", Preset = "edm_fmnist32", Data = "unused", Output = _tmp.File("run"), Recipe = recipe, TotalTrainingSteps = 800,
@@ -29,10 +19,10 @@ public sealed class TrainPlanTests : IDisposable
     [Fact]
     public void EctDefaultsToOneStageAtQ16AndTheRecipeEctToThePapersStages()
     {
-        var plan = TrainPlan.Describe(Ect(null), new NoImages());
-        Assert.Contains("ECT: q 16, mapping sigmoid, Huber c 0, one stage; teacher edm_fmnist32", plan);
-        plan = TrainPlan.Describe(Ect("ect"), new NoImages());
-        Assert.Contains("ECT: q 2, mapping sigmoid, Huber c 0, a new stage every 100 steps (stage 7 at the end); teacher edm_fmnist32", plan);
+        var plan = TrainPlan.Describe(Ect(null), new TrainerTests.SyntheticData(1, 1, 32));
+        Assert.Contains("recipe: ect, q 16, mapping Sigmoid, huber c 0, one stage; teacher edm_fmnist32", plan);
+        plan = TrainPlan.Describe(Ect("ect"), new TrainerTests.SyntheticData(1, 1, 32));
+        Assert.Contains("recipe: ect, q 2, mapping Sigmoid, huber c 0, a new stage every 100 steps (stage 7 at the end); teacher edm_fmnist32", plan);
     }
 
     [Fact]

@@ -152,8 +152,8 @@ public static class TrainingCheckpoints
     }
 
     /// <summary>
-    /// The run's loss and schedules in one line (its length apart, kept as TotalSteps), so that a resume whose defaults
-    /// or flags would train otherwise (another recipe default, another q or s1) is refused instead of silently mixed.
+    /// The run's loss and schedules in one line (its length apart, kept as TotalSteps): `cm train` prints it at the start,
+    /// and a resume whose defaults or flags would train otherwise (another recipe default, another q or s1) is refused.
     /// </summary>
     public static string Recipe(TrainingOptions o)
     {
@@ -162,7 +162,7 @@ public static class TrainingCheckpoints
         {
             TrainingMode.Edm => FormattableString.Invariant($"edm, weighting {o.ResolvedWeightSchedule}"),
             TrainingMode.EasyConsistencyTuning => FormattableString.Invariant(
-                $"ect, q {o.Ect.Q}, mapping {o.Ect.Mapping}, huber c {o.Ect.HuberC}, {(o.EctStageSteps == long.MaxValue ? "one stage" : $"a new stage every {o.EctStageSteps} steps")}"),
+                $"ect, q {o.Ect.Q}, mapping {o.Ect.Mapping}, huber c {o.Ect.HuberC}, {(o.EctStageSteps == TrainingOptions.EctSingleStage ? "one stage" : $"a new stage every {o.EctStageSteps} steps")}"),
             _ => FormattableString.Invariant(
                 $"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}, target EMA {c.TargetEmaMode} {c.StartEma} ({c.Variant}), N {c.ScaleMode} {c.StartScales} -> {c.EndScales}"),
         };

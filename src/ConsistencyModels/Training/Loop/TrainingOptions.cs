@@ -46,6 +46,8 @@ public sealed record TrainingOptions
     public EctLoss Ect { get; init; } = new();
     /// <summary>ECT: the stage advances (r moves q times nearer to t) every this many steps (ECT's <c>--double</c>, there in ticks).</summary>
     public long EctStageSteps { get; init; } = 1000;
+    /// <summary>The <see cref="EctStageSteps"/> of a run that stays at stage 0 however long it is (recipe ect-short).</summary>
+    public const long EctSingleStage = long.MaxValue;
     /// <summary>EDM teacher weights (CD; optional for CT, where it only initialises the online network as upstream).</summary>
     public string? TeacherPath { get; init; }
     /// <summary>The teacher's architecture; null: the online config with EDM scalings.</summary>

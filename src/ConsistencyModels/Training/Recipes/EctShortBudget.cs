@@ -16,6 +16,6 @@ public static partial class TrainingRecipes
     public static TrainingOptions EctShortBudget(ModelConfig model, string outputDirectory, long totalSteps)
     {
         var paper = Ect(model, outputDirectory, totalSteps);
-        return paper with { Ect = paper.Ect with { Q = 16 }, EctStageSteps = long.MaxValue };
+        return paper with { Ect = paper.Ect with { Q = 16 }, EctStageSteps = TrainingOptions.EctSingleStage };
     }
 }
