@@ -4,7 +4,8 @@
 // the same run's large 3x3 convolution (Yardstick.cs) in its precision and layout: no-grad forwards against the forward
 // rate, forward+backward and whole steps against the forward+backward rate (input and weight gradients, 3x the forward
 // FLOPs; whole steps also run no-grad forwards, whose bound is the forward rate, so their % over-states slightly where
-// the forward+backward rate is the lower of the two). Usage:
+// the forward+backward rate is the lower of the two). Each step runs twice, interleaved: fp32 and bf16 mixed precision
+// (TrainingOptions.Precision). Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- --suite training [--threads N] [--quick] [--markdown FILE]
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -61,7 +62,7 @@ internal static class TrainingBench
         var yardstick = new ConvYardstick();
         var against = new Dictionary<Measurement, (ScalarType Dtype, bool Cl, Pass Pass)>();
         int yardReps = quick ? 3 : 5;
-        foreach (var (dtype, cl) in new[] { (ScalarType.Float32, false), (ScalarType.Float32, true), (ScalarType.BFloat16, true) })
+        foreach (var (dtype, cl) in new[] { (ScalarType.Float32, false), (ScalarType.Float32, true), (ScalarType.BFloat16, false), (ScalarType.BFloat16, true) })
             foreach (var pass in new[] { Pass.Forward, Pass.ForwardBackward })
                 yardstick.Measure(results, dtype, cl, pass, 1, yardReps);
         void Against(ScalarType dtype, bool cl, Pass pass) => against[results[^1]] = (dtype, cl, pass);
@@ -90,11 +91,11 @@ internal static class TrainingBench
             }, 2, reps, 3 * fwd * batch, batch, "img"));
             Against(ScalarType.Float32, false, Pass.ForwardBackward);
         }
-        // The same pieces with the torso's convolutions in channels-last fp32 and bf16 (the candidates for faster training).
-        foreach (var (label, dtype) in new[] { ("fp32 channels-last", ScalarType.Float32), ("bf16 channels-last", ScalarType.BFloat16) })
+        // The same pieces with the torso's convolutions in bf16 and channels-last (the candidates for faster training).
+        foreach (var (label, dtype, cl) in new[] { ("bf16", ScalarType.BFloat16, false), ("fp32 channels-last", ScalarType.Float32, true), ("bf16 channels-last", ScalarType.BFloat16, true) })
         {
             using var net = new UNetModel(cm);
-            net.ConvertTorso(dtype, channelsLast: true);
+            net.ConvertTorso(dtype, channelsLast: cl);
             using var x = randn(batch, 1, 32, 32);
             using var t = full(batch, 1f);
             using var y = randint(0, 10, [batch]);
@@ -104,7 +105,7 @@ internal static class TrainingBench
                 using var _ = no_grad();
                 using var o = net.call(x, t, y);
             }, 2, reps, fwd * batch, batch, "img"));
-            Against(dtype, true, Pass.Forward);
+            Against(dtype, cl, Pass.Forward);
             net.train();
             results.Add(Harness.Run($"UNet forward+backward {label}, batch {batch}", () =>
             {
@@ -112,26 +113,27 @@ internal static class TrainingBench
                 net.call(x, t, y).to(ScalarType.Float32).square().mean().backward();
                 foreach (var p in net.parameters()) p.grad?.zero_();
             }, 2, reps, 3 * fwd * batch, batch, "img"));
-            Against(dtype, true, Pass.ForwardBackward);
+            Against(dtype, cl, Pass.ForwardBackward);
         }
         if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") { yardstick.MeasureAgain(results, 1, yardReps); return Report(results, against, yardstick, cm, markdown); }
-        // Each step twice, interleaved: the parameters, gradients, RAdam moments, EMAs and target as per-tensor lists
-        // (FlatParameters off, the loop before issue 17) and as views of flat buffers updated in one fused pass.
+        // Each step twice, interleaved: fp32 (flat buffers, the default) and bf16 mixed precision (bf16 torso, fp32
+        // masters). Session 10 compared per-tensor updates with flat buffers the same way (docs/bench/training-cpu.md).
         var ratios = new List<string>();
         foreach (var (name, options, forwards) in cases)
         {
             var model = options.Mode is TrainingMode.Edm or TrainingMode.EasyConsistencyTuning ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm;
-            using var perTensor = new Trainer(options with { Model = model, FlatParameters = false, OutputDirectory = options.OutputDirectory + "-a" }, data);
-            using var flat = new Trainer(options with { Model = model, FlatParameters = true, OutputDirectory = options.OutputDirectory + "-b" }, data);
-            using var loaderA = new BatchLoader(data, batch, options.Seed, options.RandomFlip, perTensor.Step);
-            using var loaderB = new BatchLoader(data, batch, options.Seed, options.RandomFlip, flat.Step);
-            var (a, b) = Harness.RunInterleaved($"{name}, batch {batch}, per-tensor updates", () => perTensor.TrainStep(loaderA.Next()),
-                                                $"{name}, batch {batch}, flat buffers", () => flat.TrainStep(loaderB.Next()),
+            using var fp32 = new Trainer(options with { Model = model, OutputDirectory = options.OutputDirectory + "-a" }, data);
+            using var bf16 = new Trainer(options with { Model = model, Precision = Precision.Bf16, OutputDirectory = options.OutputDirectory + "-b" }, data);
+            using var loaderA = new BatchLoader(data, batch, options.Seed, options.RandomFlip, fp32.Step);
+            using var loaderB = new BatchLoader(data, batch, options.Seed, options.RandomFlip, bf16.Step);
+            var (a, b) = Harness.RunInterleaved($"{name}, batch {batch}, fp32", () => fp32.TrainStep(loaderA.Next()),
+                                                $"{name}, batch {batch}, bf16 mixed precision", () => bf16.TrainStep(loaderB.Next()),
                                                 2, reps, forwards * fwd * batch, batch, "img");
-            foreach (var m in new[] { a, b }) { results.Add(m); Against(ScalarType.Float32, options.ChannelsLast, Pass.ForwardBackward); }   // the Trainer's fp32 torso
+            results.Add(a); Against(ScalarType.Float32, false, Pass.ForwardBackward);
+            results.Add(b); Against(ScalarType.BFloat16, false, Pass.ForwardBackward);
             ratios.Add($"{name}: {a.MedianMs / b.MedianMs:F2}x");
         }
-        string[] footnotes = ["flat buffers against per-tensor updates (images/s, same run, interleaved): " + string.Join("; ", ratios)];
+        string[] footnotes = ["bf16 mixed precision against fp32 (images/s, same run, interleaved): " + string.Join("; ", ratios)];
         Directory.Delete(dir, recursive: true);
         yardstick.MeasureAgain(results, 1, yardReps);
         return Report(results, against, yardstick, cm, markdown, footnotes);

@@ -165,6 +165,8 @@ internal static class TrainPlan
             MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? recorded?.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,
             LogInterval = s.LogInterval ?? o.LogInterval, RandomFlip = !s.NoFlip && o.RandomFlip, Resume = resume || o.Resume,
             ResumeWithChanges = s.ResumeWithChanges || o.ResumeWithChanges,
+            Precision = s.Precision is { } precision ? Parse.Precision(precision)
+                : recorded?.Precision is { } rp && Enum.TryParse<Precision>(rp, out var recordedPrecision) ? recordedPrecision : o.Precision,
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,
         };
     }

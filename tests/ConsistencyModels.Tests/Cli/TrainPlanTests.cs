@@ -26,6 +26,16 @@ public sealed class TrainPlanTests : IDisposable
     }
 
     [Fact]
+    public void MixedPrecisionIsNamedInTheRecipeLine()
+    {
+        var o = TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Preset = "fmnist32", Data = "unused", Output = _tmp.File("edm"), Precision = "bf16" });
+        Assert.Equal(ConsistencyModels.Nn.Precision.Bf16, o.Precision);
+        Assert.Contains("recipe: edm, weighting Karras, mixed precision bf16", TrainPlan.Describe(o, new TrainerTests.SyntheticData(1, 1, 32)));
+        o = TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Preset = "fmnist32", Data = "unused", Output = _tmp.File("edm") });
+        Assert.DoesNotContain("mixed precision", TrainPlan.Describe(o, new TrainerTests.SyntheticData(1, 1, 32)));
+    }
+
+    [Fact]
     public void IctScalesItsEndScalesToTheRun()
     {
         var o = TrainPlan.From(new TrainCommand.Settings { Mode = "ct", Recipe = "ict", Preset = "fmnist32", Data = "unused", Output = _tmp.File("ict"), TotalTrainingSteps = 1500 });

@@ -23,10 +23,11 @@ public sealed class TrainResumeTests : IDisposable
 
     /// <summary>A run folder whose newest complete checkpoint is step 2 of an edm fmnist32 run with these settings.</summary>
     private void Record(string mode = "Edm", long seed = 5, int batch = 32, double[]? rates = null, ModelConfig? model = null,
-                        long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null, string? recipe = null) =>
+                        long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null, string? recipe = null,
+                        string? precision = null) =>
         TrainingCheckpoints.WriteState(Run, new CheckpointManifest(2, mode, seed, batch, rates ?? [0.9, 0.99],
                                                                    ModelConfigJson.ToJson(model ?? Fresh().OnlineModel, indented: false),
-                                                                   totalSteps, halfLifeKimg, rampup, recipe));
+                                                                   totalSteps, halfLifeKimg, rampup, recipe, precision, precision is null ? null : 20.002));
 
     private CmProcess.Result Resume(params string[] extra) =>
         CmProcess.Run(["train", "edm", "--data", _tmp.File("no-data"), "--output", Run, "--resume", .. extra]);
@@ -89,6 +90,20 @@ public sealed class TrainResumeTests : IDisposable
         var r = Resume("--preset", "fmnist32");
         Assert.Contains("no-data", r.Stderr);
         Assert.DoesNotContain("recorded", r.Stderr);
+    }
+
+    [Fact]
+    public void ThePrecisionIsTheRunsUnlessGivenAndAnotherIsRefused()
+    {
+        var fp16 = Fresh() with { Precision = Precision.Fp16 };
+        Record(recipe: TrainingCheckpoints.Recipe(fp16), precision: nameof(Precision.Fp16));
+        Assert.Equal(Precision.Fp16, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, Resume = true }).Precision);
+        Assert.Equal(Precision.Bf16, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, ResumeWithChanges = true, Precision = "bf16" }).Precision);
+        // An fp32 run resumed in mixed precision trains otherwise: refused, as another recipe is.
+        Record(recipe: TrainingCheckpoints.Recipe(Fresh()));
+        AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp16"), StatePath,
+                      "--recipe recorded 'edm, weighting Karras', requested 'edm, weighting Karras, mixed precision fp16'", "--resume-with-changes");
+        AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp8"), "--precision must be fp32, bf16 or fp16 (got 'fp8')");
     }
 
     [Fact]

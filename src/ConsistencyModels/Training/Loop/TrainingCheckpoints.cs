@@ -13,11 +13,12 @@ namespace ConsistencyModels.Training;
 /// <summary>
 /// train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.
 /// <see cref="TotalSteps"/>, <see cref="EmaHalfLifeKimg"/> and <see cref="EmaRampupRatio"/> are null in records written
-/// before they were kept (and the half-life ones in runs without a half-life EMA).
+/// before they were kept (and the half-life ones in runs without a half-life EMA). <see cref="Precision"/> (the enum's
+/// name) and <see cref="LossScaleLog2"/> are recorded by mixed-precision runs only.
 /// </summary>
 public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
                                         long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null,
-                                        string? Recipe = null);
+                                        string? Recipe = null, string? Precision = null, double? LossScaleLog2 = null);
 
 public static class TrainingCheckpoints
 {
@@ -136,9 +137,10 @@ public static class TrainingCheckpoints
         var model = state.Online;
         Directory.CreateDirectory(dir);
         var keys = model.state_dict().Keys.ToList();
-        TorchCheckpoint.Save(Model(dir, step), model.state_dict());
+        // The fp32 weights (the masters in mixed precision, as upstream's master_params_to_state_dict).
+        TorchCheckpoint.Save(Model(dir, step), keys.Zip(state.Parameters, KeyValuePair.Create));
         foreach (var ema in state.Emas) TorchCheckpoint.Save(Ema(dir, ema, step), keys.Zip(ema.Parameters, KeyValuePair.Create));
-        if (state.Target is not null) TorchCheckpoint.Save(Target(dir, step), state.Target.state_dict());
+        if (state.TargetParameters is { } target) TorchCheckpoint.Save(Target(dir, step), keys.Zip(target, KeyValuePair.Create));
         RAdamCheckpoint.Save(Optimizer(dir, step), state.Optimizer);
         IO.AtomicFile.Write(Config(dir), s =>
         {
@@ -148,7 +150,8 @@ public static class TrainingCheckpoints
         WriteState(dir, new CheckpointManifest(step, options.Mode.ToString(), options.Seed, options.GlobalBatchSize, options.EmaRates,
                                                ModelConfigJson.ToJson(model.Config, indented: false), options.Schedule.TotalSteps,
                                                options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio,
-                                               Recipe(options)));
+                                               Recipe(options), state.Precision == Precision.Fp32 ? null : state.Precision.ToString(),
+                                               state.Precision == Precision.Fp32 ? null : state.LossScaleLog2));
     }
 
     /// <summary>
@@ -158,7 +161,7 @@ public static class TrainingCheckpoints
     public static string Recipe(TrainingOptions o)
     {
         var c = o.Schedule;
-        return o.Mode switch
+        var line = o.Mode switch
         {
             TrainingMode.Edm => FormattableString.Invariant($"edm, weighting {o.ResolvedWeightSchedule}"),
             TrainingMode.EasyConsistencyTuning => FormattableString.Invariant(
@@ -166,6 +169,7 @@ public static class TrainingCheckpoints
             _ => FormattableString.Invariant(
                 $"loss {o.LossNorm}, weighting {o.ResolvedWeightSchedule}, pairs {o.IndexSampling}, target EMA {c.TargetEmaMode} {c.StartEma} ({c.Variant}), N {c.ScaleMode} {c.StartScales} -> {c.EndScales}"),
         };
+        return o.Precision == Precision.Fp32 ? line : $"{line}, mixed precision {o.Precision.ToString().ToLowerInvariant()}";
     }
 
     /// <summary>Loads the checkpoint of <paramref name="step"/> in options.OutputDirectory into <paramref name="state"/>, after checking it is of the same model and mode.</summary>
@@ -175,8 +179,9 @@ public static class TrainingCheckpoints
         var manifest = ReadState(dir, step);
         CheckResume(manifest, State(dir, step), options);
         var model = state.Online;
-        LoadInto(model, Model(dir, step));
-        if (state.Target is not null) LoadInto(state.Target, Target(dir, step));
+        bool mixed = state.Precision != Precision.Fp32;
+        LoadInto(model, Model(dir, step), mixed ? state.Parameters : null);
+        if (state.Target is not null) LoadInto(state.Target, Target(dir, step), mixed ? state.TargetParameters : null);
         foreach (var ema in state.Emas)
         {
             // A rate the run did not have (ResumeWithChanges) starts from the resumed online weights, as upstream's
@@ -195,13 +200,22 @@ public static class TrainingCheckpoints
             finally { foreach (var t in sd.Values) t.Dispose(); }
         }
         RAdamCheckpoint.Load(Optimizer(dir, step), state.Optimizer);
+        if (state.Precision != Precision.Fp32)
+            state.LossScaleLog2 = manifest.LossScaleLog2 ?? throw new InvalidDataException($"`Resume`: {State(dir, step)} records no loss scale: it is not a mixed-precision run's record");
         state.Step = step;
     }
 
-    private static void LoadInto(UNetModel m, string path)
+    /// <summary>A checkpoint's weights into <paramref name="m"/> (checked key by key) and, in mixed precision, exactly into its fp32 <paramref name="masters"/>.</summary>
+    private static void LoadInto(UNetModel m, string path, IReadOnlyList<Tensor>? masters)
     {
         var sd = TorchCheckpoint.LoadStateDict(path);
-        try { ModelWeights.LoadInto(m, sd, path, m.Config); }
+        try
+        {
+            ModelWeights.LoadInto(m, sd, path, m.Config);
+            if (masters is null) return;
+            var keys = m.state_dict().Keys.ToList();
+            using (no_grad()) for (int i = 0; i < keys.Count; i++) masters[i].copy_(sd[keys[i]]);
+        }
         finally { foreach (var t in sd.Values) t.Dispose(); }
     }
 }

@@ -66,6 +66,13 @@ public sealed record TrainingOptions
     /// keep their own strides). Off: the per-tensor loops of the official code, for A/B comparisons.
     /// </summary>
     public bool FlatParameters { get; init; } = true;
+    /// <summary>
+    /// Fp32 (default), or mixed precision as the official <c>--use_fp16</c> (MixedPrecisionTrainer): the torso's
+    /// convolutions of the online, target and teacher networks run in bf16/fp16 while RAdam, the EMAs and the checkpoints
+    /// keep fp32 master weights; fp16 with dynamic loss scaling (<see cref="LossScale"/>). Pays where the hardware has
+    /// fast half-precision convolutions (GPU tensor cores); on CPUs without them it is slower than fp32.
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
     /// <summary>

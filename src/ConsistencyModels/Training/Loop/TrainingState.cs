@@ -27,8 +27,13 @@ public sealed class TrainingState : IDisposable
 {
     private TrainingState(Device device, UNetModel online, Tensor[] parameters, KarrasDenoiser onlineScalings, UNetModel? target,
                           UNetModel? teacher, KarrasDenoiser teacherScalings, IReadOnlyList<EmaWeights> emas, RAdam optimizer,
-                          Tensor? flatParameters, Tensor? flatTarget)
+                          Tensor? flatParameters, Tensor? flatTarget, Precision precision, Tensor[] networkParameters,
+                          Tensor[]? targetParameters)
     {
+        Precision = precision;
+        NetworkParameters = networkParameters;
+        TargetParameters = targetParameters;
+        LossScaleLog2 = LossScale.InitialFor(precision);
         FlatParameters = flatParameters;
         FlatTarget = flatTarget;
         Device = device;
@@ -45,8 +50,19 @@ public sealed class TrainingState : IDisposable
     public Device Device { get; }
     /// <summary>The network the optimiser trains.</summary>
     public UNetModel Online { get; }
-    /// <summary>The online network's parameters, the order of the EMA copies and of the optimiser state.</summary>
+    /// <summary>
+    /// The weights the optimiser trains, in the online network's parameter order (that of the EMA copies, the optimiser
+    /// state and the checkpoints): the network's own parameters in fp32, its fp32 master copies in mixed precision.
+    /// </summary>
     public IReadOnlyList<Tensor> Parameters { get; }
+    /// <summary>The online network's parameters, where backward leaves the gradients (the same tensors as <see cref="Parameters"/> in fp32).</summary>
+    public IReadOnlyList<Tensor> NetworkParameters { get; }
+    /// <summary>The target's weights in <see cref="Parameters"/> order (fp32 masters in mixed precision); null without a target.</summary>
+    public IReadOnlyList<Tensor>? TargetParameters { get; }
+    /// <summary>fp32, or mixed precision: the networks' torsos in bf16/fp16, trained through fp32 master weights.</summary>
+    public Precision Precision { get; }
+    /// <summary>lg of the loss scale (<see cref="LossScale"/>): 20 at the start of an fp16 run, 0 otherwise.</summary>
+    public double LossScaleLog2 { get; internal set; }
     public KarrasDenoiser OnlineScalings { get; }
     /// <summary>θ⁻ of CD/CT, an EMA of the online network at rate μ(k); null for EDM.</summary>
     public UNetModel? Target { get; }
@@ -55,7 +71,7 @@ public sealed class TrainingState : IDisposable
     public KarrasDenoiser TeacherScalings { get; }
     public IReadOnlyList<EmaWeights> Emas { get; }
     public RAdam Optimizer { get; }
-    /// <summary>The buffer the online parameters are views of (<see cref="TrainingOptions.FlatParameters"/>), else null.</summary>
+    /// <summary>The buffer <see cref="Parameters"/> are views of (<see cref="TrainingOptions.FlatParameters"/>; always in mixed precision), else null.</summary>
     public Tensor? FlatParameters { get; }
     /// <summary>The buffer the target's parameters are views of, in the same layout, else null.</summary>
     public Tensor? FlatTarget { get; }
@@ -66,12 +82,14 @@ public sealed class TrainingState : IDisposable
     public static TrainingState Create(TrainingOptions options, Device device, Action<string> log)
     {
         var config = options.OnlineModel;
+        bool mixed = options.Precision != Precision.Fp32;
+        var dtype = options.Precision.ToScalarType();
         if (device.type == DeviceType.CPU && Runtime.TorchRuntime.EnsureSoundCpuConvolutions() is { } fault) log(fault);
         manual_seed(options.Seed);
         var online = new UNetModel(config);
         online.to(device).train();
         if (options.ChannelsLast) online.ConvertTorso(ScalarType.Float32, channelsLast: true);
-        var parameters = online.parameters().ToArray();
+        Tensor[] parameters = online.parameters().ToArray();
 
         var teacherConfig = (options.TeacherModel ?? config) with { Denoiser = DenoiserKind.Edm };
         UNetModel? teacher = null;
@@ -79,7 +97,6 @@ public sealed class TrainingState : IDisposable
         {
             teacher = Load(teacherConfig, tp, device);
             teacher.eval();
-            if (options.ChannelsLast) teacher.ConvertTorso(ScalarType.Float32, channelsLast: true);
             foreach (var p in teacher.parameters()) p.requires_grad = false;
             // Upstream copies the teacher's weights into the online network whenever a teacher is given (cm_train.py).
             if (SameShapes(teacher, online))
@@ -89,20 +106,43 @@ public sealed class TrainingState : IDisposable
             else log("teacher architecture differs from the online network: online weights stay randomly initialised");
             // ECT's only use of the teacher is the initialisation: its target is the online network itself.
             if (options.Mode == TrainingMode.EasyConsistencyTuning) { teacher.Dispose(); teacher = null; }
+            // The teacher runs in the online network's precision, as upstream converts it with the model (after the copy above).
+            else if (options.ChannelsLast || mixed) teacher.ConvertTorso(dtype, options.ChannelsLast);
         }
-        bool flat = options.FlatParameters && !options.ChannelsLast;
+        var networkParameters = parameters;
+        if (mixed)
+        {
+            // MixedPrecisionTrainer: fp32 master copies (here one flat buffer) are what RAdam, the EMAs and checkpoints
+            // see; the network's torso convolutions become bf16/fp16 and are refreshed from the masters after each step.
+            using (no_grad()) parameters = [.. parameters.Select(p => p.detach().contiguous().clone().DetachFromDisposeScope())];
+            online.ConvertTorso(dtype, options.ChannelsLast);
+            networkParameters = online.parameters().ToArray();
+        }
+        bool flat = mixed || (options.FlatParameters && !options.ChannelsLast);
         var layout = flat ? FlatLayout.Of(parameters) : null;
         var flatParameters = layout?.Adopt(parameters);
         UNetModel? target = null;
         Tensor? flatTarget = null;
+        Tensor[]? targetParameters = null;
         if (options.HasTarget)
         {
             target = new UNetModel(config);
             target.to(device).train();
-            if (options.ChannelsLast) target.ConvertTorso(ScalarType.Float32, channelsLast: true);
+            if (options.ChannelsLast && !mixed) target.ConvertTorso(ScalarType.Float32, channelsLast: true);
             using (no_grad())
                 foreach (var (dst, src) in target.parameters().Zip(parameters)) { dst.copy_(src); dst.requires_grad = false; }
-            flatTarget = layout?.Adopt(target.parameters().ToArray());
+            if (mixed)
+            {
+                flatTarget = flatParameters!.detach().clone().DetachFromDisposeScope();
+                targetParameters = layout!.Views(flatTarget);
+                target.ConvertTorso(dtype, options.ChannelsLast);
+                foreach (var p in target.parameters()) p.requires_grad = false;
+            }
+            else
+            {
+                targetParameters = target.parameters().ToArray();
+                flatTarget = layout?.Adopt(targetParameters);
+            }
         }
         var emas = new List<EmaWeights>();
         EmaWeights Copy(double rate, double? kimg, double? rampup)
@@ -118,7 +158,22 @@ public sealed class TrainingState : IDisposable
         }
         var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay), flatParameters);
         return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(options.TrainingModel), target, teacher,
-                                 KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer, flatParameters, flatTarget);
+                                 KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer, flatParameters, flatTarget,
+                                 options.Precision, networkParameters, targetParameters);
+    }
+
+    /// <summary>
+    /// Mixed precision: the networks' parameters from the fp32 masters (online from <see cref="Parameters"/>, target from
+    /// <see cref="TargetParameters"/>), rounded to each parameter's type: after a step, a resume or a broadcast. A no-op in fp32.
+    /// </summary>
+    internal void CopyToNetworks()
+    {
+        if (Precision == Precision.Fp32) return;
+        using var _ = no_grad();
+        for (int i = 0; i < Parameters.Count; i++) NetworkParameters[i].copy_(Parameters[i]);
+        if (Target is null) return;
+        int k = 0;
+        foreach (var p in Target.parameters()) p.copy_(TargetParameters![k++]);
     }
 
     /// <summary>The online parameters and their EMA copies: what every rank must share before the first step.</summary>
@@ -157,6 +212,8 @@ public sealed class TrainingState : IDisposable
     {
         Online.Dispose(); Target?.Dispose(); Teacher?.Dispose(); Optimizer.Dispose();
         foreach (var ema in Emas) { foreach (var t in ema.Parameters) t.Dispose(); ema.Flat?.Dispose(); }
+        if (Precision != Precision.Fp32)
+            foreach (var t in Parameters.Concat(TargetParameters ?? [])) t.Dispose();      // views of the flat masters
         FlatParameters?.Dispose(); FlatTarget?.Dispose();
     }
 }

@@ -24,10 +24,58 @@ public static class TrainingStep
     {
         if (batch.Step != state.Step) throw new InvalidOperationException($"batch of step {batch.Step} given at step {state.Step}");
         using var scope = NewDisposeScope();
+        var (targetEma, scales) = o.HasTarget ? EmaAndScales.At(o.Schedule, state.Step) : (0.0, 0);
+        double lossTotal;
+        if (state.Precision == Precision.Fp32)
+        {
+            lossTotal = ForwardBackward(state, o, batch, sync, scales, lossScale: 1);
+            state.Optimizer.Step();
+        }
+        else lossTotal = MixedPrecisionStep(state, o, batch, sync, scales);
+        var source = state.FlatParameters is { } f ? [f] : state.Parameters;
+        foreach (var ema in state.Emas) Ema.Update(ema.Flat is { } e ? [e] : ema.Parameters, source, ema.Beta(state.Step, o.GlobalBatchSize));
+        if (state.FlatTarget is { } ft) Ema.Update([ft], source, targetEma);
+        else if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
+        state.CopyToNetworks();
+        state.Step++;
+        return new(lossTotal, scales, targetEma);
+    }
+
+    /// <summary>
+    /// MixedPrecisionTrainer's optimize: backward of the loss times 2^lg, the gradients gathered into fp32 and divided by
+    /// it, RAdam on the fp32 masters. Where they overflow, lg drops by one and the step is computed again from the same
+    /// randoms and batch (upstream drops the batch instead; here a step stays a function of (state, batch)).
+    /// </summary>
+    private static double MixedPrecisionStep(TrainingState state, TrainingOptions o, TrainingBatch batch, GradientSync sync, int scales)
+    {
+        while (true)
+        {
+            using var attempt = NewDisposeScope();
+            double scale = Math.Pow(2, state.LossScaleLog2);
+            double loss = ForwardBackward(state, o, batch, sync, scales, scale);
+            var grads = state.NetworkParameters.Select((p, i) => p.grad is { } g ? g.reshape(-1).to(ScalarType.Float32)
+                : throw new InvalidOperationException($"parameter {i} of the online network got no gradient: mixed precision steps every parameter")).ToArray();
+            var grad = cat(grads);
+            if (grad.isfinite().all().item<bool>())
+            {
+                grad.mul_(1.0 / scale);
+                state.Optimizer.Step(grad);
+                state.LossScaleLog2 += LossScale.GrowthFor(state.Precision);
+                return loss;
+            }
+            if (state.LossScaleLog2 < 1)
+                throw new InvalidOperationException(FormattableString.Invariant(
+                    $"step {state.Step}: the {state.Precision} gradients are not finite at loss scale 2^{state.LossScaleLog2:0.###} (loss {loss:G6}): the run diverged"));
+            state.LossScaleLog2 -= 1;
+        }
+    }
+
+    /// <summary>The losses of the step's micro-batches and their backward (times <paramref name="lossScale"/>); returns the mean loss over the global batch.</summary>
+    private static double ForwardBackward(TrainingState state, TrainingOptions o, TrainingBatch batch, GradientSync sync, int scales, double lossScale)
+    {
         long seed = StepSeed(o.Seed, state.Step);
         using var gen = new Generator(unchecked((ulong)seed));
         manual_seed(seed ^ 0x2545F4914F6CDD1DL);                       // dropout masks (global RNG) of this step
-        var (targetEma, scales) = o.HasTarget ? EmaAndScales.At(o.Schedule, state.Step) : (0.0, 0);
         var ect = o.Ect with { Stage = o.EctStage(state.Step), SigmaData = state.Online.Config.SigmaData };
 
         var config = state.Online.Config;
@@ -38,7 +86,7 @@ public static class TrainingStep
         var y = config.ClassCond ? tensor(batch.Labels).to(state.Device) : null;
         int micro = o.Microbatch == -1 ? bs : o.Microbatch;
         var (lo, hi) = Communicators.Share(bs, sync.World.Rank, sync.World.Size);     // this rank's rows of the global batch
-        state.Optimizer.ZeroGrad();
+        foreach (var p in state.NetworkParameters) p.grad = null;
         double lossTotal = 0;
         for (int i = 0; i < bs; i += micro)
         {
@@ -71,18 +119,11 @@ public static class TrainingStep
             };
             // Micro-batch means add up, as upstream; a rank holding part of a micro-batch adds its rows' share of the mean.
             var part = b - a == n ? loss.mean() : loss.sum() / n;
-            part.backward();
+            (lossScale == 1 ? part : part * lossScale).backward();
             lossTotal += part.item<float>() * n / bs;
         }
-        sync.SumGradients(state.Parameters);
-        lossTotal = sync.Sum(lossTotal);
-        state.Optimizer.Step();
-        var source = state.FlatParameters is { } f ? [f] : state.Parameters;
-        foreach (var ema in state.Emas) Ema.Update(ema.Flat is { } e ? [e] : ema.Parameters, source, ema.Beta(state.Step, o.GlobalBatchSize));
-        if (state.FlatTarget is { } ft) Ema.Update([ft], source, targetEma);
-        else if (state.Target is not null) Ema.Update(state.Target, state.Online, targetEma);
-        state.Step++;
-        return new(lossTotal, scales, targetEma);
+        sync.SumGradients(state.NetworkParameters);
+        return sync.Sum(lossTotal);
     }
 
     /// <summary>The seed of every random draw of step <paramref name="step"/>: SplitMix64 of (seed, step).</summary>

@@ -134,6 +134,25 @@ public sealed class RAdam : IDisposable
         }
     }
 
+    /// <summary>
+    /// One step of every parameter with the gradients packed in <paramref name="flatGradient"/> (the flat layout's order)
+    /// instead of the parameters' own: a mixed-precision run's unscaled fp32 gradients, gathered from the low-precision
+    /// network, for its fp32 master weights. Needs the flat parameter buffer, and every parameter at the same step.
+    /// </summary>
+    public void Step(Tensor flatGradient)
+    {
+        if (_flatParameters is null) throw new InvalidOperationException("a step from one flat gradient needs the flat parameter buffer");
+        if (flatGradient.numel() != _layout!.Count)
+            throw new ArgumentException($"the flat gradient holds {flatGradient.numel()} elements, the parameters {_layout.Count}");
+        long step = (_state[0]?.Step ?? 0) + 1;
+        for (int i = 0; i < _parameters.Length; i++)
+            if ((_state[i]?.Step ?? 0) != step - 1) throw new InvalidOperationException($"parameter {i} is at another step than parameter 0");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        for (int i = 0; i < _parameters.Length; i++) (_state[i] ??= NewState(i)).Step = step;
+        Update(_flatParameters, flatGradient, _flatExpAvg!, _flatExpAvgSq!, step);
+    }
+
     /// <summary>The step of every parameter at once over the flat buffers, where each has a gradient and all share a step count.</summary>
     private bool FusedStep()
     {

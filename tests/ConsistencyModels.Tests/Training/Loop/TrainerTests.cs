@@ -35,7 +35,7 @@ public class TrainerTests
         public string Describe(int index) => $"synthetic #{index}";
     }
 
-    private static TrainingOptions Options(TrainingMode mode, string dir, long total, string? teacher = null) => new()
+    internal static TrainingOptions Options(TrainingMode mode, string dir, long total, string? teacher = null) => new()
     {
         Mode = mode, Model = Tiny(mode == TrainingMode.Edm ? DenoiserKind.Edm : DenoiserKind.Consistency), OutputDirectory = dir,
         GlobalBatchSize = 4, Microbatch = 2, LearningRate = 1e-3, EmaRates = [0.9, 0.99], EmaHalfLifeKimg = 0.02, SaveInterval = 2, LogInterval = 1,
@@ -45,7 +45,7 @@ public class TrainerTests
     };
 
     /// <summary>A random EDM network saved as a teacher file.</summary>
-    private static string Teacher(TempDir tmp)
+    internal static string Teacher(TempDir tmp)
     {
         var teacher = tmp.File("teacher.pt");
         manual_seed(9);
@@ -304,7 +304,7 @@ public class TrainerTests
         Assert.ThrowsAny<Exception>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("e"), 2, other), data));
     }
 
-    private static void AssertSameGraph(string where, object? x, object? y)
+    internal static void AssertSameGraph(string where, object? x, object? y)
     {
         switch (x)
         {
