@@ -117,7 +117,7 @@ internal static class TrainingBench
         }
         if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") { yardstick.MeasureAgain(results, 1, yardReps); return Report(results, against, yardstick, cm, markdown); }
         // Each step twice, interleaved: fp32 (flat buffers, the default) and bf16 mixed precision (bf16 torso, fp32
-        // masters). Session 10 compared per-tensor updates with flat buffers the same way (docs/bench/training-cpu.md).
+        // masters). Session 10 compared per-tensor updates with flat buffers the same way (docs/bench/training-cpu-session10.md).
         var ratios = new List<string>();
         foreach (var (name, options, forwards) in cases)
         {
