@@ -26,7 +26,7 @@ internal static partial class OptionNames
         // Downloads
         ["BaseUrl"] = "--base-url", ["Download"] = "cm download", ["DownloadCatalog"] = "cm download --list",
         // Export (OnnxExportOptions, ModelConfig)
-        ["Opset"] = "--opset", ["ExternalData"] = "--external-data", ["Precision"] = "--precision (cm export onnx: --fp16)", ["NumChannels"] = "num_channels (model config)",
+        ["Opset"] = "--opset", ["ExternalData"] = "--external-data", ["Precision"] = "--precision", ["NumChannels"] = "num_channels (model config)",
         // Evaluation
         ["InceptionPath"] = "--inception", ["FeatureExtractor"] = "--feature-extractor",
         // Input limits (ReadLimits): environment variables, read by InputLimits

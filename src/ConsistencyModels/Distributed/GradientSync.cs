@@ -1,5 +1,6 @@
 // Data-parallel training without DDP (TorchSharp has none): rank 0's weights to every rank at the start, and after each
-// backward the gradients summed over ranks, so N ranks take the step one process would take with the whole batch.
+// backward the gradients summed over ranks, so N ranks take the step one process would take with the whole batch (in
+// mixed precision the sums are rounded back to the gradients' bf16/fp16, as DDP's half-precision allreduce does).
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,7 @@ public sealed class GradientSync(ICommunicator world)
         if (world.Size == 1) return;
         foreach (var t in tensors)
         {
-            if (t.dtype != ScalarType.Float32) throw new NotSupportedException($"broadcasting {t.dtype} parameters is not supported (training runs in fp32)");
+            if (t.dtype != ScalarType.Float32) throw new NotSupportedException($"broadcasting {t.dtype} parameters is not supported (training broadcasts its fp32 weights and master weights)");
             using var cpu = t.detach().cpu().contiguous();
             var values = cpu.data<float>().ToArray();
             world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));

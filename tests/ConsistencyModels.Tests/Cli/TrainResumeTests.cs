@@ -101,8 +101,10 @@ public sealed class TrainResumeTests : IDisposable
         Assert.Equal(Precision.Bf16, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, ResumeWithChanges = true, Precision = "bf16" }).Precision);
         // An fp32 run resumed in mixed precision trains otherwise: refused, as another recipe is.
         Record(recipe: TrainingCheckpoints.Recipe(Fresh()));
-        AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp16"), StatePath,
-                      "--recipe recorded 'edm, weighting Karras', requested 'edm, weighting Karras, mixed precision fp16'", "--resume-with-changes");
+        AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp16"), StatePath, "--precision recorded fp32, requested fp16", "--resume-with-changes");
+        // Also where the record predates the recipe line.
+        Record();
+        AssertOneLine(Resume("--preset", "fmnist32", "--precision", "bf16"), StatePath, "--precision recorded fp32, requested bf16");
         AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp8"), "--precision must be fp32, bf16 or fp16 (got 'fp8')");
     }
 

@@ -51,6 +51,7 @@ public sealed class Trainer : IDisposable
             _log($"resumed from step {step} ({options.OutputDirectory})");
         }
         _sync.Broadcast(State.Weights);
+        State.CopyToNetworks();                      // mixed precision: the networks from the (broadcast, resumed) masters
         long total = options.Schedule.TotalSteps;
         EndStep = Math.Min(total, options.MaxSteps is long m ? Step + m : total);
     }

@@ -101,7 +101,9 @@ public static class TrainingCheckpoints
         if (recorded.Seed != options.Seed) changes.Add($"`Seed` recorded {recorded.Seed}, requested {options.Seed}");
         if (recorded.GlobalBatchSize != options.GlobalBatchSize)
             changes.Add($"`GlobalBatchSize` recorded {recorded.GlobalBatchSize}, requested {options.GlobalBatchSize}");
-        if (recorded.Recipe is not null && recorded.Recipe != Recipe(options))
+        if ((recorded.Precision ?? nameof(Precision.Fp32)) != options.Precision.ToString())
+            changes.Add($"`Precision` recorded {(recorded.Precision ?? nameof(Precision.Fp32)).ToLowerInvariant()}, requested {options.Precision.ToString().ToLowerInvariant()}");
+        else if (recorded.Recipe is not null && recorded.Recipe != Recipe(options))
             changes.Add($"`Recipe` recorded '{Shorten(recorded.Recipe)}', requested '{Recipe(options)}'");
         if (!recorded.EmaRates.SequenceEqual(options.EmaRates))
             changes.Add($"`EmaRates` recorded {string.Join(",", recorded.EmaRates.Select(RateName))}, requested {string.Join(",", options.EmaRates.Select(RateName))}");
@@ -200,8 +202,8 @@ public static class TrainingCheckpoints
             finally { foreach (var t in sd.Values) t.Dispose(); }
         }
         RAdamCheckpoint.Load(Optimizer(dir, step), state.Optimizer);
-        if (state.Precision != Precision.Fp32)
-            state.LossScaleLog2 = manifest.LossScaleLog2 ?? throw new InvalidDataException($"`Resume`: {State(dir, step)} records no loss scale: it is not a mixed-precision run's record");
+        // A run continued in another precision (ResumeWithChanges) starts its loss scale afresh.
+        state.LossScaleLog2 = manifest.LossScaleLog2 is double lg && manifest.Precision == state.Precision.ToString() ? lg : LossScale.InitialFor(state.Precision);
         state.Step = step;
     }
 

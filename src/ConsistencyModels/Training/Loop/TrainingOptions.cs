@@ -63,7 +63,8 @@ public sealed record TrainingOptions
     /// <summary>
     /// Keep the parameters, RAdam's moments, the EMA copies and the target in one flat buffer each, so each update is a
     /// few operations over the model instead of a few per tensor (not with <see cref="ChannelsLast"/>, whose weights
-    /// keep their own strides). Off: the per-tensor loops of the official code, for A/B comparisons.
+    /// keep their own strides). Off: the per-tensor loops of the official code, for A/B comparisons. Mixed precision
+    /// (<see cref="Precision"/>) always keeps its fp32 masters flat.
     /// </summary>
     public bool FlatParameters { get; init; } = true;
     /// <summary>
@@ -101,6 +102,7 @@ public sealed record TrainingOptions
 
     public void Validate()
     {
+        if (!Enum.IsDefined(Precision)) throw new ArgumentException($"`Precision` must be fp32, bf16 or fp16 (got {(int)Precision})");
         if (GlobalBatchSize < 1) throw new ArgumentException($"`GlobalBatchSize` must be positive, got {GlobalBatchSize}");
         if (Microbatch == 0 || Microbatch < -1 || Microbatch > GlobalBatchSize)
             throw new ArgumentException($"`Microbatch` must be -1 or between 1 and the batch size {GlobalBatchSize}, got {Microbatch}");

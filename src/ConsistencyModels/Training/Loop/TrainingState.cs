@@ -114,7 +114,8 @@ public sealed class TrainingState : IDisposable
         {
             // MixedPrecisionTrainer: fp32 master copies (here one flat buffer) are what RAdam, the EMAs and checkpoints
             // see; the network's torso convolutions become bf16/fp16 and are refreshed from the masters after each step.
-            using (no_grad()) parameters = [.. parameters.Select(p => p.detach().contiguous().clone().DetachFromDisposeScope())];
+            using (no_grad()) using (NewDisposeScope())         // the detached and (channels-last) contiguous intermediates
+                parameters = [.. parameters.Select(p => p.detach().contiguous().clone().DetachFromDisposeScope())];
             online.ConvertTorso(dtype, options.ChannelsLast);
             networkParameters = online.parameters().ToArray();
         }
@@ -133,7 +134,7 @@ public sealed class TrainingState : IDisposable
                 foreach (var (dst, src) in target.parameters().Zip(parameters)) { dst.copy_(src); dst.requires_grad = false; }
             if (mixed)
             {
-                flatTarget = flatParameters!.detach().clone().DetachFromDisposeScope();
+                using (NewDisposeScope()) flatTarget = flatParameters!.detach().clone().DetachFromDisposeScope();
                 targetParameters = layout!.Views(flatTarget);
                 target.ConvertTorso(dtype, options.ChannelsLast);
                 foreach (var p in target.parameters()) p.requires_grad = false;
@@ -148,6 +149,7 @@ public sealed class TrainingState : IDisposable
         EmaWeights Copy(double rate, double? kimg, double? rampup)
         {
             if (layout is null) return new(rate, [.. parameters.Select(p => p.detach().clone())], kimg, rampup);
+            using var scope = NewDisposeScope();
             var buffer = flatParameters!.detach().clone().DetachFromDisposeScope();
             return new(rate, layout.Views(buffer), kimg, rampup, buffer);
         }

@@ -54,7 +54,7 @@ public static class TrainingStep
             double scale = Math.Pow(2, state.LossScaleLog2);
             double loss = ForwardBackward(state, o, batch, sync, scales, scale);
             var grads = state.NetworkParameters.Select((p, i) => p.grad is { } g ? g.reshape(-1).to(ScalarType.Float32)
-                : throw new InvalidOperationException($"parameter {i} of the online network got no gradient: mixed precision steps every parameter")).ToArray();
+                : throw new InvalidOperationException($"parameter {i} of the online network got no gradient: `Precision` {state.Precision} (mixed precision) steps every parameter; train it in fp32")).ToArray();
             var grad = cat(grads);
             if (grad.isfinite().all().item<bool>())
             {
@@ -65,7 +65,7 @@ public static class TrainingStep
             }
             if (state.LossScaleLog2 < 1)
                 throw new InvalidOperationException(FormattableString.Invariant(
-                    $"step {state.Step}: the {state.Precision} gradients are not finite at loss scale 2^{state.LossScaleLog2:0.###} (loss {loss:G6}): the run diverged"));
+                    $"step {state.Step}: the gradients are not finite at `Precision` {state.Precision} with loss scale 2^{state.LossScaleLog2:0.###} (loss {loss:G6}): the run diverged; resume from an earlier checkpoint with a smaller `LearningRate` or in fp32"));
             state.LossScaleLog2 -= 1;
         }
     }
