@@ -8,7 +8,7 @@ namespace ConsistencyModels.Cli.Commands;
 
 internal class SamplingSettings : CommandSettings
 {
-    [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema, or the built-in cd_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config: cd_fmnist32, whose weights ship inside cm.")]
+    [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema, or a built-in model: ict_fmnist32, cd_fmnist32, edm_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config: ict_fmnist32, whose weights ship inside cm.")]
     public string? Preset { get; init; }
 
     [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (image_size, num_channels, ..., \"denoiser\": \"edm\"|\"consistency\").")]
@@ -17,7 +17,7 @@ internal class SamplingSettings : CommandSettings
     [CommandOption("--recipe <NAME>"), Description("A model-zoo sampling config, e.g. consistency_models_8xb256-imagenet1k-onestep-64x64 (sets preset, sampler, ts, steps, generator, batch 4, seed 42).")]
     public string? Recipe { get; init; }
 
-    [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors, or a name downloaded with `cm download`. Default for a released --preset/--recipe: its file in the download cache. Not needed for the built-in cd_fmnist32 (given, it replaces the built-in weights).")]
+    [CommandOption("--checkpoint <FILE>"), Description("Weights: PyTorch .pt (as released, unchanged) or .safetensors, or a name downloaded with `cm download`. Default for a released --preset/--recipe: its file in the download cache. Not needed for the built-in models (given, it replaces the built-in weights).")]
     public string? Checkpoint { get; init; }
 
     [CommandOption("--checkpoint-key <KEY>"), Description("For .pt files holding several state dicts: the key of the one to load (e.g. ema, or a dotted path).")]

@@ -18,6 +18,19 @@ public sealed class DefaultModelTests : IDisposable
     private string Temp(string name) => _tmp.File(name);
 
     [Fact]
+    public void TheDefaultIsTheIctModelFp16WithItsTrainingRecorded()
+    {
+        Assert.Same(BuiltInModels.IctFashionMnist32, BuiltInModels.Default);
+        Assert.Equal("ict_fmnist32", BuiltInModels.DefaultName);
+        Assert.Equal((DenoiserKind.Consistency, SamplerKind.Onestep), (BuiltInModels.Default.Model.Denoiser, BuiltInModels.Default.DefaultSampler));
+        AssertFp16WeightsFit(BuiltInModels.Default);
+        var meta = BuiltInModels.Metadata(BuiltInModels.Default);
+        Assert.Contains("cm train ct --recipe ict", meta["command"]);
+        Assert.Contains("N ImprovedCtDoubling 10 -> 160", meta["recipe"]);
+        Assert.Contains("--dtype fp16", meta["converted"]);
+    }
+
+    [Fact]
     public void EmbeddedWeightsAreFp16AndFitTheFashionMnistArchitecture()
     {
         var preset = BuiltInModels.CdFashionMnist32;
@@ -79,7 +92,7 @@ public sealed class DefaultModelTests : IDisposable
         var result = pipeline.Generate(new GenerationRequest
         {
             NumSamples = 10, BatchSize = 10, Seed = 1, ClassLabels = Enumerable.Range(0, 10).ToList(),
-            Sampling = BuiltInModels.CdFashionMnist32.DefaultSampling(),
+            Sampling = BuiltInModels.Default.DefaultSampling(),
         });
         Assert.Equal((10, 32, 32, 1), (result.Count, result.Height, result.Width, result.Channels));
         // Fashion-MNIST is dark background, bright garment: a working model gives mostly-black images with some bright
@@ -96,7 +109,7 @@ public sealed class DefaultModelTests : IDisposable
         var npz = Temp("s.npz");
         var r = CmProcess.Run("generate", "--output", grid, "--npz", npz);
         Assert.True(r.ExitCode == 0, r.All);
-        Assert.Contains("cd_fmnist32", r.All);
+        Assert.Contains("ict_fmnist32", r.All);
         var samples = Npz.Read(npz);
         Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)(i / 8)), samples["arr_1"].ToArray<long>());
         // Eight columns, so one row per class; the grid holds the npz's images in order.
