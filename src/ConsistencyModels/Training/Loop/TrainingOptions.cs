@@ -71,7 +71,7 @@ public sealed record TrainingOptions
     /// Fp32 (default), or mixed precision as the official <c>--use_fp16</c> (MixedPrecisionTrainer): the torso's
     /// convolutions of the online, target and teacher networks run in bf16/fp16 while RAdam, the EMAs and the checkpoints
     /// keep fp32 master weights; fp16 with dynamic loss scaling (<see cref="LossScale"/>). Pays where the hardware has
-    /// fast half-precision convolutions (GPU tensor cores); on CPUs without them it is slower than fp32.
+    /// fast half-precision convolutions: bf16 on CPUs with AVX512-BF16 (1.35-1.85x per step on Zen 5), fp16 on GPUs.
     /// </summary>
     public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>

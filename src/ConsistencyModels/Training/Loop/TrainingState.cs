@@ -28,8 +28,10 @@ public sealed class TrainingState : IDisposable
     private TrainingState(Device device, UNetModel online, Tensor[] parameters, KarrasDenoiser onlineScalings, UNetModel? target,
                           UNetModel? teacher, KarrasDenoiser teacherScalings, IReadOnlyList<EmaWeights> emas, RAdam optimizer,
                           Tensor? flatParameters, Tensor? flatTarget, Precision precision, Tensor[] networkParameters,
-                          Tensor[]? targetParameters)
+                          Tensor[]? targetParameters, Tensor? masterGradient, Tensor[]? masterGradientViews)
     {
+        MasterGradient = masterGradient;
+        MasterGradientViews = masterGradientViews;
         Precision = precision;
         NetworkParameters = networkParameters;
         TargetParameters = targetParameters;
@@ -61,6 +63,10 @@ public sealed class TrainingState : IDisposable
     public IReadOnlyList<Tensor>? TargetParameters { get; }
     /// <summary>fp32, or mixed precision: the networks' torsos in bf16/fp16, trained through fp32 master weights.</summary>
     public Precision Precision { get; }
+    /// <summary>Mixed precision: the fp32 gradient of a step in the masters' flat layout, refilled each step (no allocation per step).</summary>
+    internal Tensor? MasterGradient { get; }
+    /// <summary>Views of <see cref="MasterGradient"/>, one per parameter.</summary>
+    internal IReadOnlyList<Tensor>? MasterGradientViews { get; }
     /// <summary>lg of the loss scale (<see cref="LossScale"/>): 20 at the start of an fp16 run, 0 otherwise.</summary>
     public double LossScaleLog2 { get; internal set; }
     public KarrasDenoiser OnlineScalings { get; }
@@ -159,9 +165,11 @@ public sealed class TrainingState : IDisposable
             if (options.EmaHalfLifeKimg is double kimg) emas.Add(Copy(double.NaN, kimg, options.EmaRampupRatio));
         }
         var optimizer = new RAdam(parameters, new RAdamOptions(options.LearningRate, WeightDecay: options.WeightDecay), flatParameters);
+        var masterGradient = mixed ? layout!.NewBuffer() : null;
         return new TrainingState(device, online, parameters, KarrasDenoiser.FromConfig(options.TrainingModel), target, teacher,
                                  KarrasDenoiser.FromConfig(teacherConfig), emas, optimizer, flatParameters, flatTarget,
-                                 options.Precision, networkParameters, targetParameters);
+                                 options.Precision, networkParameters, targetParameters, masterGradient,
+                                 masterGradient is null ? null : layout!.Views(masterGradient));
     }
 
     /// <summary>
@@ -215,7 +223,7 @@ public sealed class TrainingState : IDisposable
         Online.Dispose(); Target?.Dispose(); Teacher?.Dispose(); Optimizer.Dispose();
         foreach (var ema in Emas) { foreach (var t in ema.Parameters) t.Dispose(); ema.Flat?.Dispose(); }
         if (Precision != Precision.Fp32)
-            foreach (var t in Parameters.Concat(TargetParameters ?? [])) t.Dispose();      // views of the flat masters
-        FlatParameters?.Dispose(); FlatTarget?.Dispose();
+            foreach (var t in Parameters.Concat(TargetParameters ?? []).Concat(MasterGradientViews ?? [])) t.Dispose();   // views of the flat buffers
+        FlatParameters?.Dispose(); FlatTarget?.Dispose(); MasterGradient?.Dispose();
     }
 }

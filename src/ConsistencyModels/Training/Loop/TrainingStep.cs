@@ -53,9 +53,12 @@ public static class TrainingStep
             using var attempt = NewDisposeScope();
             double scale = Math.Pow(2, state.LossScaleLog2);
             double loss = ForwardBackward(state, o, batch, sync, scales, scale);
-            var grads = state.NetworkParameters.Select((p, i) => p.grad is { } g ? g.reshape(-1).to(ScalarType.Float32)
-                : throw new InvalidOperationException($"parameter {i} of the online network got no gradient: `Precision` {state.Precision} (mixed precision) steps every parameter; train it in fp32")).ToArray();
-            var grad = cat(grads);
+            // model_grads_to_master_grads: each gradient cast into its view of the run's one fp32 gradient buffer.
+            var grad = state.MasterGradient!;
+            using (no_grad())
+                for (int i = 0; i < state.NetworkParameters.Count; i++)
+                    state.MasterGradientViews![i].copy_(state.NetworkParameters[i].grad ?? throw new InvalidOperationException(
+                        $"parameter {i} of the online network got no gradient: `Precision` {state.Precision} (mixed precision) steps every parameter; train it in fp32"));
             if (grad.isfinite().all().item<bool>())
             {
                 grad.mul_(1.0 / scale);
