@@ -34,23 +34,30 @@ internal static class Harness
     public static (Measurement A, Measurement B) RunInterleaved(string nameA, Action a, string nameB, Action b, int warmup, int repetitions,
                                                                 double? flops = null, double? items = null, string unit = "")
     {
+        var m = RunInterleaved([(nameA, a), (nameB, b)], warmup, repetitions, flops, items, unit);
+        return (m[0], m[1]);
+    }
+
+    /// <summary>
+    /// Several cases measured in turn, one repetition each per round, the round's order rotated so that no case always
+    /// runs on the caches another left; the ratio of two medians is their A/B number. The peak RSS is the group's.
+    /// </summary>
+    public static Measurement[] RunInterleaved(IReadOnlyList<(string Name, Action Action)> cases, int warmup, int repetitions,
+                                               double? flops = null, double? items = null, string unit = "")
+    {
         ResetPeakRss();
-        for (int i = 0; i < warmup; i++) { a(); b(); }
-        var ta = new double[repetitions];
-        var tb = new double[repetitions];
+        for (int i = 0; i < warmup; i++) foreach (var c in cases) c.Action();
+        var times = cases.Select(_ => new double[repetitions]).ToArray();
         for (int i = 0; i < repetitions; i++)
-        {
-            // Alternate which goes first, so neither always runs on the caches the other left.
-            var (first, second, tf, ts) = i % 2 == 0 ? (a, b, ta, tb) : (b, a, tb, ta);
-            var sw = Stopwatch.StartNew();
-            first();
-            tf[i] = sw.Elapsed.TotalMilliseconds;
-            sw.Restart();
-            second();
-            ts[i] = sw.Elapsed.TotalMilliseconds;
-        }
+            for (int k = 0; k < cases.Count; k++)
+            {
+                int j = (i + k) % cases.Count;
+                var sw = Stopwatch.StartNew();
+                cases[j].Action();
+                times[j][i] = sw.Elapsed.TotalMilliseconds;
+            }
         long rss = PeakRssMb();
-        return (Summarise(nameA, ta, rss, flops, items, unit), Summarise(nameB, tb, rss, flops, items, unit));
+        return [.. cases.Select((c, j) => Summarise(c.Name, times[j], rss, flops, items, unit))];
     }
 
     private static Measurement Summarise(string name, double[] times, long rss, double? flops, double? items, string unit)

@@ -2,6 +2,7 @@
 // run's large 3x3 convolution in its own precision and layout (Yardstick.cs; the fp32 matmul row is information). Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- [--threads N] [--quick] [--markdown FILE] [--skip-training]
 //   ... -- --suite training [--threads N] [--quick] [--markdown FILE]   (TrainingBench.cs: EDM/CT/iCT/CD steps)
+//   ... -- --suite training-phases [--threads N] [--quick] [--markdown FILE]   (TrainingPhases.cs: where a step's time goes)
 //   ... -- --suite memory [--cases imagenet64-pt,imagenet64-safetensors,lsun256-pt,lsun256-safetensors] [--markdown FILE]
 //        (MemoryBench.cs: peak resident memory of load + one-step generation at batch 1, each case in a fresh process)
 //   ... -- --suite onnx [--quick] [--markdown FILE]   (OnnxBench.cs: ONNX Runtime against libtorch, one step, batch 1 and 8)
@@ -40,9 +41,10 @@ for (int i = 0; i < args.Length; i++)
 if (threads is int t) set_num_threads(t);
 if (device == "cuda" || dry) return GpuBench.Run(gpuCases, quick, markdown, dry);
 if (suite == "training") return TrainingBench.Run(quick, markdown);
+if (suite == "training-phases") return TrainingPhases.Run(quick, markdown);
 if (suite == "memory") return MemoryBench.Run(gpuCases, markdown);
 if (suite == "onnx") return OnnxBench.Run(quick, markdown);
-if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training, memory or onnx (got {suite})"); return 2; }
+if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training, training-phases, memory or onnx (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs, {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

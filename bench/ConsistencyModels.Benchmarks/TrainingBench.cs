@@ -1,11 +1,11 @@
 // Training-step benchmarks on the shipped Fashion-MNIST architecture (TrainingPresets.FashionMnist32): one full
-// optimisation step of EDM, CT (l2, released schedule), iCT (pseudo-Huber) and CD (l2, Heun teacher step), as
+// optimisation step of EDM, CT (l2, released schedule), iCT (pseudo-Huber), CD (l2, Heun teacher step) and ECT, as
 // Trainer.TrainStep runs it (data from the prefetching loader, RAdam, EMAs, target update). Each case is reported against
 // the same run's large 3x3 convolution (Yardstick.cs) in its precision and layout: no-grad forwards against the forward
 // rate, forward+backward and whole steps against the forward+backward rate (input and weight gradients, 3x the forward
 // FLOPs; whole steps also run no-grad forwards, whose bound is the forward rate, so their % over-states slightly where
-// the forward+backward rate is the lower of the two). Each step runs twice, interleaved: fp32 and bf16 mixed precision
-// (TrainingOptions.Precision). Usage:
+// the forward+backward rate is the lower of the two). Each step runs interleaved in fp32 and bf16 mixed precision
+// (TrainingOptions.Precision), and fp32 with libtorch's serial dropout masks where the model has dropout. Usage:
 //   dotnet run -c Release --project bench/ConsistencyModels.Benchmarks -- --suite training [--threads N] [--quick] [--markdown FILE]
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
@@ -19,7 +19,7 @@ namespace ConsistencyModels.Benchmarks;
 internal static class TrainingBench
 {
     /// <summary>Random 32x32 one-channel images (no disk I/O in the measurement).</summary>
-    private sealed class RandomImages(int count) : ITrainingDataset
+    internal sealed class RandomImages(int count) : ITrainingDataset
     {
         public int Count => count;
         public int Channels => 1;
@@ -116,24 +116,41 @@ internal static class TrainingBench
             Against(dtype, cl, Pass.ForwardBackward);
         }
         if (Environment.GetEnvironmentVariable("CM_BENCH_PIECES_ONLY") == "1") { yardstick.MeasureAgain(results, 1, yardReps); return Report(results, against, yardstick, cm, markdown); }
-        // Each step twice, interleaved: fp32 (flat buffers, the default) and bf16 mixed precision (bf16 torso, fp32
-        // masters). Session 10 compared per-tensor updates with flat buffers the same way (docs/bench/training-cpu-session10.md).
+        // Each step three times, interleaved: fp32 with libtorch's dropout masks (the issue-17 baseline), fp32 as now
+        // (hashed CPU dropout masks, Nn.Dropout) and bf16 mixed precision (bf16 torso, fp32 masters, hashed masks).
+        // Session 10 compared per-tensor updates with flat buffers the same way (docs/bench/training-cpu-session10.md).
         var ratios = new List<string>();
+        var libtorchDropout = KernelOptions.Default with { HashedCpuDropout = false };
         foreach (var (name, options, forwards) in cases)
         {
             var model = options.Mode is TrainingMode.Edm or TrainingMode.EasyConsistencyTuning ? TrainingPresets.FashionMnist32(DenoiserKind.Edm) : cm;
-            using var fp32 = new Trainer(options with { Model = model, OutputDirectory = options.OutputDirectory + "-a" }, data);
-            using var bf16 = new Trainer(options with { Model = model, Precision = Precision.Bf16, OutputDirectory = options.OutputDirectory + "-b" }, data);
-            using var loaderA = new BatchLoader(data, batch, options.Seed, options.RandomFlip, fp32.Step);
-            using var loaderB = new BatchLoader(data, batch, options.Seed, options.RandomFlip, bf16.Step);
-            var (a, b) = Harness.RunInterleaved($"{name}, batch {batch}, fp32", () => fp32.TrainStep(loaderA.Next()),
-                                                $"{name}, batch {batch}, bf16 mixed precision", () => bf16.TrainStep(loaderB.Next()),
-                                                2, reps, forwards * fwd * batch, batch, "img");
-            results.Add(a); Against(ScalarType.Float32, false, Pass.ForwardBackward);
-            results.Add(b); Against(ScalarType.BFloat16, false, Pass.ForwardBackward);
-            ratios.Add($"{name}: {a.MedianMs / b.MedianMs:F2}x");
+            var variants = new (string Label, TrainingOptions Options)[]
+            {
+                ("fp32, libtorch dropout masks", options with { Model = model, Kernels = libtorchDropout, OutputDirectory = options.OutputDirectory + "-a" }),
+                ("fp32", options with { Model = model, OutputDirectory = options.OutputDirectory + "-b" }),
+                ("bf16 mixed precision", options with { Model = model, Precision = Precision.Bf16, OutputDirectory = options.OutputDirectory + "-c" }),
+            };
+            if (model.Dropout == 0) variants = variants[1..];                // no dropout: the masks do not matter
+            var trainers = variants.Select(v => new Trainer(v.Options, data)).ToArray();
+            var loaders = trainers.Select(t => new BatchLoader(data, batch, t.Options.Seed, t.Options.RandomFlip, t.Step)).ToArray();
+            try
+            {
+                var m = Harness.RunInterleaved([.. variants.Select((v, k) => ($"{name}, batch {batch}, {v.Label}", (Action)(() => trainers[k].TrainStep(loaders[k].Next()))))],
+                                               2, reps, forwards * fwd * batch, batch, "img");
+                for (int k = 0; k < m.Length; k++)
+                {
+                    results.Add(m[k]);
+                    Against(variants[k].Options.Precision == Precision.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32, false, Pass.ForwardBackward);
+                }
+                ratios.Add($"{name}: bf16 {m[0].MedianMs / m[^1].MedianMs:F2}x" + (m.Length == 3 ? $", fp32 with hashed masks {m[0].MedianMs / m[1].MedianMs:F2}x" : ""));
+            }
+            finally
+            {
+                foreach (var l in loaders) l.Dispose();
+                foreach (var t in trainers) t.Dispose();
+            }
         }
-        string[] footnotes = ["bf16 mixed precision against fp32 (images/s, same run, interleaved): " + string.Join("; ", ratios)];
+        string[] footnotes = ["against fp32 with libtorch's dropout masks (images/s, same run, interleaved; steps without dropout: against fp32): " + string.Join("; ", ratios)];
         Directory.Delete(dir, recursive: true);
         yardstick.MeasureAgain(results, 1, yardReps);
         return Report(results, against, yardstick, cm, markdown, footnotes);
@@ -162,7 +179,7 @@ internal static class TrainingBench
         return 0;
     }
 
-    private static TrainingOptions Base(TrainingMode mode, string dir) => new()
+    internal static TrainingOptions Base(TrainingMode mode, string dir) => new()
     {
         Mode = mode, Model = TrainingPresets.FashionMnist32(DenoiserKind.Consistency), OutputDirectory = Path.Combine(dir, mode.ToString()),
         GlobalBatchSize = 32, LearningRate = 1e-4, EmaRates = [0.999], LossNorm = LossNorm.L2, Seed = 3,

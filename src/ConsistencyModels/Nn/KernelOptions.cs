@@ -8,7 +8,8 @@ namespace ConsistencyModels.Nn;
 
 /// <summary>
 /// Kernel choices of a <see cref="UNetModel"/>, fixed when it is built (<see cref="UNetModel.Kernels"/>) and handed to
-/// its blocks. They change speed and rounding, never the function computed.
+/// its blocks. They change speed and rounding, never the function computed (<see cref="HashedCpuDropout"/> changes
+/// which dropout masks training draws, not their distribution).
 /// </summary>
 /// <param name="ReducedPrecisionGroupNorm">GroupNorm on bf16/fp16 activations without the float32 round trip
 /// (statistics still float32).</param>
@@ -18,10 +19,13 @@ namespace ConsistencyModels.Nn;
 /// (<see cref="GroupNorm32.FromStatistics"/>) instead of libtorch's group_norm. libtorch's CUDA group_norm converts a
 /// channels-last input to NCHW and back; the statistics path reads it in place and also folds a ResBlock's
 /// scale-shift into the affine pass.</param>
+/// <param name="HashedCpuDropout">Training-mode dropout on the CPU with masks from a parallel counter-based hash
+/// (<see cref="Dropout"/>) instead of libtorch's serial bernoulli_ (whose masks also differ between CPU vendors).</param>
 public sealed record KernelOptions(
     bool ReducedPrecisionGroupNorm = true,
     bool FusedScaleShift = true,
-    StatisticsGroupNorm StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu)
+    StatisticsGroupNorm StatisticsGroupNorm = StatisticsGroupNorm.ChannelsLastOffCpu,
+    bool HashedCpuDropout = true)
 {
     /// <summary>The library's defaults: every path on, statistics GroupNorm for channels-last inputs on a GPU.</summary>
     public static KernelOptions Default { get; } = new();

@@ -63,7 +63,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         var outConv = nn.Conv2d(outCh, outCh, 3, padding: 1, device: device);
         ZeroInit.Apply(outConv);
         var outAct = nn.SiLU();
-        var drop = nn.Dropout(dropout);
+        var drop = new Dropout(dropout, Kernels);
         _outLayers = nn.Sequential(("0", _outNorm), ("1", outAct), ("2", drop), ("3", outConv));
         _outRest = nn.Sequential(("1", outAct), ("2", drop), ("3", outConv));
         register_module("out_layers", _outLayers);

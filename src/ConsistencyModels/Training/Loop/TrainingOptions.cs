@@ -68,6 +68,11 @@ public sealed record TrainingOptions
     /// </summary>
     public bool FlatParameters { get; init; } = true;
     /// <summary>
+    /// Kernel choices of the online and target networks (<see cref="Nn.KernelOptions"/>); the default hashes the CPU
+    /// dropout masks (<see cref="Nn.KernelOptions.HashedCpuDropout"/>), so a run's masks are not libtorch's bernoulli_ draws.
+    /// </summary>
+    public Nn.KernelOptions Kernels { get; init; } = Nn.KernelOptions.Default;
+    /// <summary>
     /// Fp32 (default), or mixed precision as the official <c>--use_fp16</c> (MixedPrecisionTrainer): the torso's
     /// convolutions of the online, target and teacher networks run in bf16/fp16 while RAdam, the EMAs and the checkpoints
     /// keep fp32 master weights; fp16 with dynamic loss scaling (<see cref="LossScale"/>). Pays where the hardware has

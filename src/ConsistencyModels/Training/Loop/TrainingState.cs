@@ -92,7 +92,7 @@ public sealed class TrainingState : IDisposable
         var dtype = options.Precision.ToScalarType();
         if (device.type == DeviceType.CPU && Runtime.TorchRuntime.EnsureSoundCpuConvolutions() is { } fault) log(fault);
         manual_seed(options.Seed);
-        var online = new UNetModel(config);
+        var online = new UNetModel(config, kernels: options.Kernels);
         online.to(device).train();
         if (options.ChannelsLast) online.ConvertTorso(ScalarType.Float32, channelsLast: true);
         Tensor[] parameters = online.parameters().ToArray();
@@ -133,7 +133,7 @@ public sealed class TrainingState : IDisposable
         Tensor[]? targetParameters = null;
         if (options.HasTarget)
         {
-            target = new UNetModel(config);
+            target = new UNetModel(config, kernels: options.Kernels);
             target.to(device).train();
             if (options.ChannelsLast && !mixed) target.ConvertTorso(ScalarType.Float32, channelsLast: true);
             using (no_grad())
