@@ -2,7 +2,7 @@
 # Regenerates the table of docs/results.md: for each model, 5,000 samples (seed 1) scored with FID-FMNIST, precision and
 # recall, its sampling speed, and the training compute that produced it (read from its run's log.csv and train_state).
 # Usage: bench/results/results.sh RUNS_DIR OUT_DIR
-#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32, ct-fmnist32, ict-fmnist32); a row
+#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu), ct-fmnist32, ict-fmnist32); a row
 #   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
 #   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 #   ONLY="ect1 ect2 ..." rescores those rows alone; a row not scored in OUT_DIR keeps its line in docs/results.md.
@@ -18,13 +18,15 @@ mkdir -p "$OUT"; cd "$OUT"
 ROWS=$(cat <<'EOF'
 edm18|EDM teacher `edm_fmnist32`, Heun 18 steps|35|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 18
 edm40|EDM teacher `edm_fmnist32`, Heun 40 steps (the paper's setting)|79|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 40
-ect1|ECT from `edm_fmnist32`, one step|1|ect-fmnist32|ema_hl*kimg_*.safetensors|
-ect2|ECT from `edm_fmnist32`, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
+ectc1|ECT from `edm_fmnist32` on the CPU, one step: `ect_fmnist32` (the default)|1|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|
+ectc2|ECT from `edm_fmnist32` on the CPU, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
+ect1|ECT from `edm_fmnist32` on the GPU, one step|1|ect-fmnist32|ema_hl*kimg_*.safetensors|
+ect2|ECT from `edm_fmnist32` on the GPU, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
 cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist32|
 cd2|CD (l2) from the first teacher, two steps (ts 0,22,39)|2|builtin|cd_fmnist32|--sampler multistep --ts 0,22,39
 ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.safetensors|
 ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
-ict1|iCT from scratch, one step: `ict_fmnist32` (the default)|1|ict-fmnist32|ema_hl*kimg_*.safetensors|
+ict1|iCT from scratch, one step: `ict_fmnist32`|1|ict-fmnist32|ema_hl*kimg_*.safetensors|
 ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 EOF
 )
@@ -86,9 +88,10 @@ def fmt_compute(run):
     if c is None: return 'first teacher 2.78 h + 0.78 h (docs/training.md)'
     steps, images, hours, device = c
     s = f'{hours * 60:.1f} min on {device}, {steps:,} steps, {images/1e6:.2f} M images'
-    if run == 'ect-fmnist32' and compute('edm-fmnist32'):
+    if run.startswith('ect-fmnist32') and compute('edm-fmnist32'):
         t = compute('edm-fmnist32')
-        s += f' (tuning; {hours / t[2]:.2f}x the teacher\'s time)'
+        # Tuning against the teacher: time where both ran on the same machine, else images seen.
+        s += f' (tuning; {hours / t[2]:.2f}x the teacher\'s time)' if device == t[3] else f' (tuning; {images / t[1]:.3f}x the teacher\'s images)'
     return s
 out = ['<!-- results.sh: table start -->',
        f'5,000 samples per row, seed 1; FID-FMNIST against the 10,000 test images; images/s on {open("cpu.txt").read().strip()} (2 cores).',

@@ -9,7 +9,7 @@ SIGMAS=${SIGMAS:-80,1.5}
 for spec in "$@"; do
   IFS=: read -r run ckpt name <<< "$spec"; name=${name:-${ckpt%.*}}
   for k in 1 2; do
-    json="$run/score-$name-${k}step$([ $k = 2 ] && echo "-sigmas-$SIGMAS").json"; [ -s "$json" ] && continue
+    json="$run/score-$name-${k}step$([ $k = 2 ] && echo "-sigmas-$SIGMAS" || true).json"; [ -s "$json" ] && continue
     extra=(); [ $k = 2 ] && extra=(--sampler multistep --sigmas "$SIGMAS")
     s=$(mktemp -d); trap 'rm -rf "$s"' EXIT
     $CM sample --model-config "$run/config.json" --checkpoint "$run/$ckpt" --num-samples 5000 --seed 1 --batch-size 100 \

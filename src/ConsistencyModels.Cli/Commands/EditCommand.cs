@@ -16,7 +16,7 @@ internal sealed class EditCommand : Command<EditCommand.Settings>
         [CommandArgument(0, "<TASK>"), Description("inpaint | colorize | superres | stroke | interpolate | denoise")]
         public string Task { get; init; } = "";
 
-        [CommandOption("--preset <NAME>"), Description("A released checkpoint name (with --checkpoint) or a built-in model (ict_fmnist32, the default; cd_fmnist32).")]
+        [CommandOption("--preset <NAME>"), Description("A released checkpoint name (with --checkpoint) or a built-in model (ect_fmnist32, the default; ict_fmnist32, cd_fmnist32).")]
         public string? Preset { get; init; }
 
         [CommandOption("--model-config <FILE>"), Description("JSON model config (official flag names), with --checkpoint.")]

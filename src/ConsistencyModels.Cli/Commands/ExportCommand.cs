@@ -12,7 +12,7 @@ internal sealed class ExportOnnxCommand : Command<ExportOnnxCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--preset <NAME>"), Description("Released checkpoint name (e.g. cd_imagenet64_lpips) or a built-in model, ict_fmnist32 or cd_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config/--checkpoint: ict_fmnist32.")]
+        [CommandOption("--preset <NAME>"), Description("Released checkpoint name (e.g. cd_imagenet64_lpips) or a built-in model, ect_fmnist32, ict_fmnist32 or cd_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config/--checkpoint: ect_fmnist32.")]
         public string? Preset { get; init; }
 
         [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (needs --checkpoint).")]

@@ -8,7 +8,7 @@ namespace ConsistencyModels.Cli.Commands;
 
 internal class SamplingSettings : CommandSettings
 {
-    [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema, or a built-in model: ict_fmnist32, cd_fmnist32, edm_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config: ict_fmnist32, whose weights ship inside cm.")]
+    [CommandOption("--preset <NAME>"), Description("Released checkpoint name, e.g. cd_imagenet64_lpips, ct_bedroom256, edm_cat256_ema, or a built-in model: ect_fmnist32, ict_fmnist32, cd_fmnist32, edm_fmnist32 (see `cm presets`). Default, with no --recipe/--model-config: ect_fmnist32, whose weights ship inside cm.")]
     public string? Preset { get; init; }
 
     [CommandOption("--model-config <FILE>"), Description("JSON model config with the official flag names (image_size, num_channels, ..., \"denoiser\": \"edm\"|\"consistency\").")]

@@ -1,7 +1,6 @@
 // Dropout (upstream's out_layers[2], torch.nn.Dropout) whose CPU masks come from a counter-based hash: libtorch's CPU
 // bernoulli_ is a serial per-element loop, a quarter to a half of an fmnist32 training forward (docs/training.md, "Speed").
 using System.Runtime.CompilerServices;
-using ConsistencyModels.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,7 +60,7 @@ public sealed class Dropout : nn.Module<Tensor, Tensor>
             ScalarType.Float16 => BitConverter.HalfToUInt16Bits((Half)keep),
             _ => 0,
         };
-        ulong key = SplitMix64.Mix(unchecked((ulong)seed) + SplitMix64.Golden);
+        ulong key = Mix(unchecked((ulong)seed) + Golden);
         fixed (byte* data = noise.bytes)
         {
             var address = (nint)data;
@@ -82,10 +81,21 @@ public sealed class Dropout : nn.Module<Tensor, Tensor>
     {
         for (long i = start; i < end; i += 2)
         {
-            ulong h = SplitMix64.Mix(key + unchecked((ulong)(i >> 1) * SplitMix64.Golden));
+            ulong h = Mix(key + unchecked((ulong)(i >> 1) * Golden));
             data[i] = (uint)h >= threshold ? keep : default;
             if (i + 1 < end) data[i + 1] = (uint)(h >> 32) >= threshold ? keep : default;
         }
+    }
+
+    private const ulong Golden = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>SplitMix64's output function, a bijective 64-bit mixer (as Data.SplitMix64; Nn sits below Data).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>bfloat16 bits of <paramref name="value"/>, rounded to nearest even (as libtorch's float → bf16).</summary>

@@ -18,16 +18,27 @@ public sealed class DefaultModelTests : IDisposable
     private string Temp(string name) => _tmp.File(name);
 
     [Fact]
-    public void TheDefaultIsTheIctModelFp16WithItsTrainingRecorded()
+    public void TheDefaultIsTheEctModelFp16WithItsTrainingRecorded()
     {
-        Assert.Same(BuiltInModels.IctFashionMnist32, BuiltInModels.Default);
-        Assert.Equal("ict_fmnist32", BuiltInModels.DefaultName);
+        Assert.Same(BuiltInModels.EctFashionMnist32, BuiltInModels.Default);
+        Assert.Equal("ect_fmnist32", BuiltInModels.DefaultName);
         Assert.Equal((DenoiserKind.Consistency, SamplerKind.Onestep), (BuiltInModels.Default.Model.Denoiser, BuiltInModels.Default.DefaultSampler));
         AssertFp16WeightsFit(BuiltInModels.Default);
         var meta = BuiltInModels.Metadata(BuiltInModels.Default);
+        Assert.Contains("cm train ect --preset edm_fmnist32", meta["command"]);
+        Assert.Contains("q 16", meta["recipe"]);
+        Assert.Contains("--dtype fp16", meta["converted"]);
+    }
+
+    [Fact]
+    public void TheIctModelStaysBuiltInFp16WithItsTrainingRecorded()
+    {
+        Assert.True(BuiltInModels.TryGet("ict_fmnist32", out var preset));
+        Assert.Same(BuiltInModels.IctFashionMnist32, preset);
+        AssertFp16WeightsFit(preset!);
+        var meta = BuiltInModels.Metadata(preset!);
         Assert.Contains("cm train ct --recipe ict", meta["command"]);
         Assert.Contains("N ImprovedCtDoubling 10 -> 160", meta["recipe"]);
-        Assert.Contains("--dtype fp16", meta["converted"]);
     }
 
     [Fact]
@@ -109,7 +120,7 @@ public sealed class DefaultModelTests : IDisposable
         var npz = Temp("s.npz");
         var r = CmProcess.Run("generate", "--output", grid, "--npz", npz);
         Assert.True(r.ExitCode == 0, r.All);
-        Assert.Contains("ict_fmnist32", r.All);
+        Assert.Contains("ect_fmnist32", r.All);
         var samples = Npz.Read(npz);
         Assert.Equal(Enumerable.Range(0, 80).Select(i => (long)(i / 8)), samples["arr_1"].ToArray<long>());
         // Eight columns, so one row per class; the grid holds the npz's images in order.

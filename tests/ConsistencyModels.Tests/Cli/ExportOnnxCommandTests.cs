@@ -15,11 +15,11 @@ public sealed class ExportOnnxCommandTests(ITestOutputHelper output)
     public void BuiltInModelExportsAndMatchesTheLibtorchDenoiser()
     {
         using var dir = new TempDir();
-        var r = CmProcess.Run("export", "onnx", "--output", dir.File("ict_fmnist32.onnx"));
+        var r = CmProcess.Run("export", "onnx", "--output", dir.File("ect_fmnist32.onnx"));
         Assert.True(r.ExitCode == 0, r.All);
-        Assert.Contains("ict_fmnist32, consistency denoiser, 1x32x32, 10 classes", r.Stdout);
+        Assert.Contains("ect_fmnist32, consistency denoiser, 1x32x32, 10 classes", r.Stdout);
 
-        using var session = new InferenceSession(dir.File("ict_fmnist32.onnx"));
+        using var session = new InferenceSession(dir.File("ect_fmnist32.onnx"));
         var meta = session.ModelMetadata.CustomMetadataMap;
         Assert.Equal("onestep", meta["default_sampler"]);
         Assert.Equal("determ", meta["default_generator"]);
@@ -40,7 +40,7 @@ public sealed class ExportOnnxCommandTests(ITestOutputHelper output)
         ]);
         var actual = results.Single().AsTensor<float>().ToArray();
         double diff = expected.data<float>().ToArray().Zip(actual, (e, a) => Math.Abs((double)e - a)).Max();
-        output.WriteLine($"built-in ict_fmnist32: max |ONNX Runtime - libtorch| = {diff:G3}");
+        output.WriteLine($"built-in ect_fmnist32: max |ONNX Runtime - libtorch| = {diff:G3}");
         Assert.True(diff <= 1e-4, $"max |diff| = {diff:G3}");
     }
 
