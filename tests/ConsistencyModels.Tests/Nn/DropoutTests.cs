@@ -8,6 +8,8 @@ namespace ConsistencyModels.Tests.Nn;
 [Collection(GlobalRngCollection.Name)]   // draws its seeds from the global generator
 public sealed class DropoutTests
 {
+    private static Dropout InTraining(Dropout d) { d.train(); return d; }
+
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
@@ -15,8 +17,7 @@ public sealed class DropoutTests
     public void DropsAboutPAndScalesTheRestAsLibtorch(ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        using var drop = new Dropout(0.1);
-        drop.train();
+        using var drop = InTraining(new Dropout(0.1));
         manual_seed(5);
         var x = ones(64, 32, 16, 16).to(dtype);
         var y = drop.call(x);
@@ -39,8 +40,7 @@ public sealed class DropoutTests
     public void MasksReplayFromTheGeneratorsStateAndDifferBetweenCalls()
     {
         using var scope = NewDisposeScope();
-        using var drop = new Dropout(0.3);
-        drop.train();
+        using var drop = InTraining(new Dropout(0.3));
         var x = randn(8, 16, 8, 8);
         manual_seed(11);
         var state = random.get_rng_state();
@@ -79,8 +79,7 @@ public sealed class DropoutTests
     public void GradientIsTheMask()
     {
         using var scope = NewDisposeScope();
-        using var drop = new Dropout(0.2);
-        drop.train();
+        using var drop = InTraining(new Dropout(0.2));
         manual_seed(2);
         var x = randn(4, 8, 8, 8).requires_grad_(true);
         var y = drop.call(x);
@@ -94,8 +93,7 @@ public sealed class DropoutTests
     {
         using var scope = NewDisposeScope();
         var x = randn(2, 4, 4, 4);
-        using var off = new Dropout(0.0);
-        off.train();
+        using var off = InTraining(new Dropout(0.0));
         using var evalDrop = new Dropout(0.5);
         evalDrop.eval();
         manual_seed(9);
@@ -111,8 +109,7 @@ public sealed class DropoutTests
     public void LibtorchMasksWhenHashingIsOff()
     {
         using var scope = NewDisposeScope();
-        using var drop = new Dropout(0.1, KernelOptions.Default with { HashedCpuDropout = false });
-        drop.train();
+        using var drop = InTraining(new Dropout(0.1, KernelOptions.Default with { HashedCpuDropout = false }));
         var x = ones(4, 8, 8, 8);
         manual_seed(4);
         var ours = drop.call(x);
