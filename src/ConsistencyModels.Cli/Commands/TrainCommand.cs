@@ -59,7 +59,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--lpips-weights <FILE>"), Description("For --loss-norm lpips: one .pt/.safetensors with the VGG16 features and the LPIPS linear weights (layout: see docs/training.md).")]
         public string? LpipsWeights { get; init; }
 
-        [CommandOption("--teacher <FILE>"), Description("EDM teacher checkpoint (required for cd; for ct it only initialises the network, as upstream).")]
+        [CommandOption("--teacher <FILE>"), Description("EDM teacher checkpoint (required for cd; for ct it only initialises the network, as upstream). For ect also an earlier ECT result (a run's checkpoint or ect_fmnist32), to tune on from it at a smaller gap (a larger -q)")]
         public string? Teacher { get; init; }
 
         [CommandOption("-q|--q-factor <X>"), Description("ect (ECT's own -q): the gap t - r shrinks q times at each stage (default 16 in one stage, recipe ect-short; --recipe ect: 2; ECT's 1-hour CIFAR-10 run: 256 with one stage).")]

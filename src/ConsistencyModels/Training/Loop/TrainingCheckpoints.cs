@@ -78,6 +78,23 @@ public static class TrainingCheckpoints
 
     private static string Shorten(string s) => s.Length <= 200 ? s : s[..200] + "...";
 
+    /// <summary>
+    /// Whether a consistency checkpoint came from easy consistency tuning, so that tuning can go on from it (at a finer
+    /// gap): ECT trains its network under EDM's scalings, so its weights are an EDM-preconditioned network. Known by the
+    /// train_state record beside a run's checkpoint, a safetensors file's "recipe" metadata, or a built-in model's.
+    /// </summary>
+    public static bool TunedByEct(string file)
+    {
+        if (!File.Exists(file)) return BuiltInModels.TryGet(file, out var builtIn) && EctRecipe(BuiltInModels.Metadata(builtIn!));
+        if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && EctRecipe(Safetensors.ReadMetadata(file))) return true;
+        var dir = Path.GetDirectoryName(Path.GetFullPath(file))!;
+        return Latest(dir) is long step && ReadState(dir, step).Mode == nameof(TrainingMode.EasyConsistencyTuning);
+    }
+
+    // The recipe line Recipe() writes ("ect, q 16, ..."), as `cm convert --metadata recipe=...` keeps it (with or without its "recipe: " label).
+    private static bool EctRecipe(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue("recipe", out var r) && (r.StartsWith("ect,", StringComparison.Ordinal) || r.StartsWith("recipe: ect,", StringComparison.Ordinal));
+
     /// <summary>The newest complete checkpoint's record in <paramref name="dir"/> and its file, or null when there is none.</summary>
     public static (CheckpointManifest Manifest, string Path)? LatestState(string dir) =>
         Latest(dir) is long step ? (ReadState(dir, step), State(dir, step)) : null;

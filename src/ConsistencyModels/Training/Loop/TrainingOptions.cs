@@ -48,7 +48,7 @@ public sealed record TrainingOptions
     public long EctStageSteps { get; init; } = 1000;
     /// <summary>The <see cref="EctStageSteps"/> of a run that stays at stage 0 however long it is (recipe ect-short).</summary>
     public const long EctSingleStage = long.MaxValue;
-    /// <summary>EDM teacher weights (CD; optional for CT, where it only initialises the online network as upstream).</summary>
+    /// <summary>EDM teacher weights (CD; ECT, which may also go on from an earlier ECT result; optional for CT, where it only initialises the online network as upstream).</summary>
     public string? TeacherPath { get; init; }
     /// <summary>The teacher's architecture; null: the online config with EDM scalings.</summary>
     public ModelConfig? TeacherModel { get; init; }
@@ -134,8 +134,10 @@ public sealed record TrainingOptions
         }
         if (TeacherPath is not null && !File.Exists(TeacherPath) && !Presets.BuiltInModels.TryGet(TeacherPath, out _)) throw new FileNotFoundException($"teacher checkpoint '{TeacherPath}' does not exist", TeacherPath);
         if (TeacherPath is not null && Mode is TrainingMode.ConsistencyDistillation or TrainingMode.EasyConsistencyTuning
-            && Presets.ModelSpec.DenoiserOf(TeacherPath) is DenoiserKind kind && kind != DenoiserKind.Edm)
-            throw new ArgumentException($"`TeacherPath` '{TeacherPath}' is a {kind.ToString().ToLowerInvariant()} model (its name or the config.json beside it says so): the teacher must be an EDM model");
+            && Presets.ModelSpec.DenoiserOf(TeacherPath) is DenoiserKind kind && kind != DenoiserKind.Edm
+            && !(Mode == TrainingMode.EasyConsistencyTuning && TrainingCheckpoints.TunedByEct(TeacherPath)))
+            throw new ArgumentException($"`TeacherPath` '{TeacherPath}' is a {kind.ToString().ToLowerInvariant()} model (its name or the config.json beside it says so): the teacher must be an EDM model" +
+                                        (Mode == TrainingMode.EasyConsistencyTuning ? " or an earlier ECT result (to tune on from it)" : ""));
         if (LossNorm == LossNorm.Lpips && Perceptual is null && Mode != TrainingMode.Edm) throw new ArgumentException("`LossNorm` lpips needs the LPIPS weights (`Perceptual`)");
         if (LossNorm == LossNorm.Lpips && Mode == TrainingMode.Edm) throw new ArgumentException("`LossNorm` applies to cd/ct; EDM training uses the weighted l2 of the paper");
         if (SaveInterval < 1 || LogInterval < 1) throw new ArgumentException("`SaveInterval` and `LogInterval` must be positive");

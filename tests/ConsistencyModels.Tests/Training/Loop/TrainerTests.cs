@@ -2,6 +2,7 @@
 using ConsistencyModels.Cli.Reporting;
 using ConsistencyModels.IO.Checkpoints;
 using ConsistencyModels.Nn;
+using ConsistencyModels.Presets;
 using ConsistencyModels.Training;
 using ConsistencyModels.Data;
 using Xunit;
@@ -275,6 +276,37 @@ public class TrainerTests
         using var r0 = (o.Ect with { Stage = 0 }).R(t);
         using var r1 = (o.Ect with { Stage = 1 }).R(t);
         Assert.True((r1 > r0).all().item<bool>());           // a later stage: r nearer to t
+    }
+
+    [Fact]
+    public void EctGoesOnFromAnEarlierEctResult()
+    {
+        using var tmp = new TempDir();
+        var data = new SyntheticData(8);
+        var first = tmp.File("first");
+        using (var a = new Trainer(Options(TrainingMode.EasyConsistencyTuning, first, 2, Teacher(tmp)), data)) a.Run(default, Report(first));
+        // The run's EMA (its config.json says consistency; its train_state says ECT) and the same weights as a
+        // converted safetensors file whose "recipe" metadata names ECT: both start a second tuning (at a smaller gap).
+        var ema = Path.Combine(first, "ema_hl0.02kimg_000002.pt");
+        Assert.Equal(DenoiserKind.Consistency, ModelSpec.DenoiserOf(ema));
+        var emaWeights = TorchCheckpoint.LoadStateDict(ema);
+        var converted = Path.Combine(Directory.CreateDirectory(tmp.File("converted")).FullName, "ect.safetensors");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(converted)!, "config.json"), ConsistencyModels.IO.ModelConfigJson.ToJson(Tiny(DenoiserKind.Consistency)));
+        Safetensors.Save(converted, emaWeights, new Dictionary<string, string> { ["recipe"] = "recipe: ect, q 16, mapping Sigmoid, huber c 0, one stage" });
+        foreach (var (from, run) in new[] { (ema, "second"), (converted, "third") })
+        {
+            using var t = new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File(run), 2, from) with { Ect = new EctLoss(Q: 64) }, data);
+            foreach (var (name, p) in t.State.Online.named_parameters()) Assert.True(p.equal(emaWeights[name]).all().item<bool>(), $"{run}: {name}");
+        }
+        // Without the ECT recipe the same weights are a consistency model of unknown training: refused.
+        Safetensors.Save(converted, emaWeights);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.EasyConsistencyTuning, tmp.File("fourth"), 2, converted), data));
+        Assert.Contains("or an earlier ECT result", e.Message);
+        // CD accepts only EDM teachers, ECT results included.
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.ConsistencyDistillation, tmp.File("fifth"), 2, ema), data));
+        Assert.Contains("the teacher must be an EDM model", e.Message);
+        Assert.DoesNotContain("ECT result", e.Message);
+        foreach (var w in emaWeights.Values) w.Dispose();
     }
 
     [Fact]
