@@ -2,7 +2,7 @@
 # Regenerates the table of docs/results.md: for each model, 5,000 samples (seed 1) scored with FID-FMNIST, precision and
 # recall, its sampling speed, and the training compute that produced it (read from its run's log.csv and train_state).
 # Usage: bench/results/results.sh RUNS_DIR OUT_DIR
-#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu), ct-fmnist32, ict-fmnist32); a row
+#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu, -cpu-q64), ct-fmnist32, ict-fmnist32); a row
 #   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
 #   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 #   ONLY="ect1 ect2 ..." rescores those rows alone; a row not scored in OUT_DIR keeps its line in docs/results.md.
@@ -18,8 +18,10 @@ mkdir -p "$OUT"; cd "$OUT"
 ROWS=$(cat <<'EOF'
 edm18|EDM teacher `edm_fmnist32`, Heun 18 steps|35|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 18
 edm40|EDM teacher `edm_fmnist32`, Heun 40 steps (the paper's setting)|79|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 40
-ectc1|ECT from `edm_fmnist32` on the CPU, one step: `ect_fmnist32` (the default)|1|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|
-ectc2|ECT from `edm_fmnist32` on the CPU, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
+ectq1|ECT from `edm_fmnist32` on the CPU, q 16 then q 64, one step: `ect_fmnist32` (the default)|1|ect-fmnist32-cpu-q64|ema_0.999_*.safetensors|
+ectq2|ECT from `edm_fmnist32` on the CPU, q 16 then q 64, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32-cpu-q64|ema_0.999_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
+ectc1|ECT from `edm_fmnist32` on the CPU, q 16 only, one step|1|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|
+ectc2|ECT from `edm_fmnist32` on the CPU, q 16 only, two steps (σ 80, 2.5)|2|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,2.5
 ect1|ECT from `edm_fmnist32` on the GPU, one step|1|ect-fmnist32|ema_hl*kimg_*.safetensors|
 ect2|ECT from `edm_fmnist32` on the GPU, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
 cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist32|
@@ -76,13 +78,18 @@ runs, doc = sys.argv[1], sys.argv[2]
 rows = [l.split('|') for l in os.environ['ROWS'].strip().splitlines()]
 def compute(run):
     if run == 'builtin': return None
+    # A run that went on from another run's weights (continues.txt names that folder) adds that run's compute.
+    earlier = os.path.join(runs, run, 'continues.txt')
+    before = compute(open(earlier).read().strip()) if os.path.exists(earlier) else (0, 0, 0.0, None)
     log = os.path.join(runs, run, 'log.csv')
     last = list(csv.DictReader(open(log)))[-1]
     states = sorted(glob.glob(os.path.join(runs, run, 'train_state*.json')))
     batch = json.load(open(states[-1])).get('GlobalBatchSize', 32) if states else 32
     where = os.path.join(runs, run, 'device.txt')   # written by bench/gpu/train_fmnist.sh; absent: this CPU
     device = open(where).read().split('(')[0].strip() if os.path.exists(where) else 'this CPU'
-    return int(last['step']), int(last['step']) * batch, float(last['elapsed_seconds']) / 3600, device
+    if before[3] not in (None, device): sys.exit(f'{run} (made on {device}) continues a run made on {before[3]}: their compute does not add up')
+    return (before[0] + int(last['step']), before[1] + int(last['step']) * batch,
+            before[2] + float(last['elapsed_seconds']) / 3600, device)
 def fmt_compute(run):
     c = compute(run)
     if c is None: return 'first teacher 2.78 h + 0.78 h (docs/training.md)'
