@@ -27,6 +27,9 @@ public sealed class DefaultModelTests : IDisposable
         var meta = BuiltInModels.Metadata(BuiltInModels.Default);
         Assert.Contains("cm train ect --preset edm_fmnist32", meta["command"]);
         Assert.Contains("q 16", meta["recipe"]);
+        // The second stage (a smaller gap from the first stage's EMA) is recorded too.
+        Assert.Contains("--teacher runs/ect-fmnist32-cpu/ema_hl500kimg_005500.safetensors", meta["command"]);
+        Assert.Contains("q 64", meta["recipe"]);
         Assert.Contains("--dtype fp16", meta["converted"]);
     }
 

@@ -307,6 +307,9 @@ public class TrainerTests
         Assert.Contains("the teacher must be an EDM model", e.Message);
         Assert.DoesNotContain("ECT result", e.Message);
         foreach (var w in emaWeights.Values) w.Dispose();
+        // Built-in models by name: the default was tuned by ECT (its recipe metadata says so), the iCT model was not.
+        Assert.True(TrainingCheckpoints.TunedByEct("ect_fmnist32"));
+        Assert.False(TrainingCheckpoints.TunedByEct("ict_fmnist32"));
     }
 
     [Fact]
