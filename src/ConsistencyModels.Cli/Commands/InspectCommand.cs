@@ -37,9 +37,7 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
             AnsiConsole.MarkupLine($"dtypes: {Markup.Escape(string.Join(", ", dtypes))}");
             AnsiConsole.WriteLine(ArchitectureGuess.Describe(state));
 
-            var builtIn = BuiltInModels.All.Where(p => ArchitectureGuess.ExpectedShapes(p.Model) is var e && e.Count == state.Count &&
-                                                       e.All(kv => state.TryGetValue(kv.Key, out var t) && t.shape.SequenceEqual(kv.Value))).ToList();
-            foreach (var p in builtIn) AnsiConsole.MarkupLine($"It has the architecture of the built-in model [green]{p.Name}[/]: use --preset {p.Name} --checkpoint FILE.");
+            foreach (var p in ArchitectureGuess.MatchingBuiltIns(state)) AnsiConsole.MarkupLine($"It has the architecture of the built-in model [green]{p.Name}[/]: use --preset {p.Name} --checkpoint FILE.");
             // The file name often says which release it is: confirm or contradict it.
             var named = CheckpointPresets.All.FirstOrDefault(p => Path.GetFileNameWithoutExtension(path).Equals(p.Name, StringComparison.OrdinalIgnoreCase));
             if (named is not null)

@@ -28,10 +28,15 @@ public static class ArchitectureGuess
     }
 
     /// <summary>Presets whose architecture has exactly these keys and shapes (EDM and CD/CT share one architecture).</summary>
-    public static IReadOnlyList<CheckpointPreset> MatchingPresets(IReadOnlyDictionary<string, Tensor> sd)
+    public static IReadOnlyList<CheckpointPreset> MatchingPresets(IReadOnlyDictionary<string, Tensor> sd) => Matching(CheckpointPresets.All, sd);
+
+    /// <summary>Built-in models (this project's fmnist32 network) whose architecture has exactly these keys and shapes.</summary>
+    public static IReadOnlyList<CheckpointPreset> MatchingBuiltIns(IReadOnlyDictionary<string, Tensor> sd) => Matching(BuiltInModels.All, sd);
+
+    private static List<CheckpointPreset> Matching(IEnumerable<CheckpointPreset> presets, IReadOnlyDictionary<string, Tensor> sd)
     {
         var result = new List<CheckpointPreset>();
-        foreach (var group in CheckpointPresets.All.GroupBy(p => ArchitectureKey(p.Model)))
+        foreach (var group in presets.GroupBy(p => ArchitectureKey(p.Model)))
         {
             if (ExpectedShapes(group.First().Model) is var expected && expected.Count == sd.Count &&
                 expected.All(kv => sd.TryGetValue(kv.Key, out var t) && t.shape.SequenceEqual(kv.Value)))
@@ -105,6 +110,11 @@ public static class ArchitectureGuess
         if (presets.Count > 0)
             return sb.Append($". It matches the architecture of the presets {string.Join(", ", presets.Select(p => p.Name))} " +
                              "(edm_* are EDM teachers, the others consistency models).").ToString();
+        var builtIns = MatchingBuiltIns(sd);
+        if (builtIns.Count > 0)
+            return sb.Append($". It matches the architecture of the built-in models {string.Join(", ", builtIns.Select(p => p.Name))} " +
+                             $"(this project's fmnist32 network: {builtIns[0].Model.ImageSize}x{builtIns[0].Model.ImageSize}, attention at " +
+                             $"{string.Join(",", builtIns[0].Model.AttentionResolutions)}; edm_* is the EDM teacher, the others consistency models).").ToString();
         sb.Append(". It matches none of the released presets");
         if (InferConfig(sd, template ?? new ModelConfig { ImageSize = 64, NumHeadChannels = 64 }) is { } guess)
             sb.Append("; a `ModelConfig` with these flags should fit (image_size, attention_resolutions, num_head_channels and " +
