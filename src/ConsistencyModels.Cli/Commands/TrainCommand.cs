@@ -116,10 +116,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--log-interval <N>"), Description("Log (log.csv, progress) every N steps (default 10).")]
         public int? LogInterval { get; init; }
 
-        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run). The run's mode and model must match its record; --seed, --global-batch-size, --ema-rate, --ema-halflife-kimg, --total-training-steps and the architecture default to the recorded ones.")]
+        [CommandOption("--resume"), Description("Continue from the newest complete checkpoint in --output (bit-identical to an uninterrupted run). The run's mode and model must match its record; --seed, --global-batch-size, --lr, --ema-rate, --ema-halflife-kimg, --total-training-steps and the architecture default to the recorded ones.")]
         public bool Resume { get; init; }
 
-        [CommandOption("--resume-with-changes"), Description("--resume, also when --seed, --global-batch-size or --ema-rate differ from the run's record (the result is then not the uninterrupted run; a new EMA rate starts from the resumed weights).")]
+        [CommandOption("--resume-with-changes"), Description("--resume, also when --seed, --global-batch-size, --lr or --ema-rate differ from the run's record (the result is then not the uninterrupted run; a new EMA rate starts from the resumed weights; a new --lr applies from the resumed step, e.g. a drop for the end of a run).")]
         public bool ResumeWithChanges { get; init; }
 
         [CommandOption("--no-flip"), Description("Disable the random horizontal flip.")]

@@ -156,7 +156,7 @@ internal static class TrainPlan
             Ect = o.Ect with { Q = s.Q ?? o.Ect.Q, Mapping = mapping, HuberC = s.HuberC ?? o.Ect.HuberC },
             EctStageSteps = s.Double ?? o.EctStageSteps,
             GlobalBatchSize = s.GlobalBatchSize ?? recorded?.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
-            LearningRate = s.Lr ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
+            LearningRate = s.Lr ?? recorded?.LearningRate ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
             EmaHalfLifeKimg = s.EmaHalflifeKimg ?? recorded?.EmaHalfLifeKimg ?? o.EmaHalfLifeKimg,
             EmaRampupRatio = s.EmaRampupRatio ?? recorded?.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,

@@ -24,10 +24,10 @@ public sealed class TrainResumeTests : IDisposable
     /// <summary>A run folder whose newest complete checkpoint is step 2 of an edm fmnist32 run with these settings.</summary>
     private void Record(string mode = "Edm", long seed = 5, int batch = 32, double[]? rates = null, ModelConfig? model = null,
                         long? totalSteps = null, double? halfLifeKimg = null, double? rampup = null, string? recipe = null,
-                        string? precision = null) =>
+                        string? precision = null, double? lr = null) =>
         TrainingCheckpoints.WriteState(Run, new CheckpointManifest(2, mode, seed, batch, rates ?? [0.9, 0.99],
                                                                    ModelConfigJson.ToJson(model ?? Fresh().OnlineModel, indented: false),
-                                                                   totalSteps, halfLifeKimg, rampup, recipe, precision, precision is null ? null : 20.002));
+                                                                   totalSteps, halfLifeKimg, rampup, recipe, precision, precision is null ? null : 20.002, lr));
 
     private CmProcess.Result Resume(params string[] extra) =>
         CmProcess.Run(["train", "edm", "--data", _tmp.File("no-data"), "--output", Run, "--resume", .. extra]);
@@ -106,6 +106,19 @@ public sealed class TrainResumeTests : IDisposable
         Record();
         AssertOneLine(Resume("--preset", "fmnist32", "--precision", "bf16"), StatePath, "--precision recorded fp32, requested bf16");
         AssertOneLine(Resume("--preset", "fmnist32", "--precision", "fp8"), "--precision must be fp32, bf16 or fp16 (got 'fp8')");
+    }
+
+    [Fact]
+    public void TheLearningRateIsTheRunsUnlessGivenAndAnotherIsAChange()
+    {
+        Record(recipe: TrainingCheckpoints.Recipe(Fresh()), lr: 5e-5);
+        Assert.Equal(5e-5, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, Resume = true }).LearningRate);
+        AssertOneLine(Resume("--preset", "fmnist32", "--seed", "5", "--global-batch-size", "32", "--ema-rate", "0.9,0.99", "--lr", "2e-5"),
+                      StatePath, "--lr recorded 5E-05, requested 2E-05", "--resume-with-changes");
+        // A drop asked for: the checks pass and the run goes on to read its data (which does not exist here).
+        var r = Resume("--preset", "fmnist32", "--lr", "2e-5", "--resume-with-changes");
+        Assert.Contains("no-data", r.Stderr);
+        Assert.DoesNotContain("recorded", r.Stderr);
     }
 
     [Fact]

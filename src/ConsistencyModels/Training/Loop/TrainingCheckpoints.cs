@@ -18,7 +18,8 @@ namespace ConsistencyModels.Training;
 /// </summary>
 public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
                                         long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null,
-                                        string? Recipe = null, string? Precision = null, double? LossScaleLog2 = null);
+                                        string? Recipe = null, string? Precision = null, double? LossScaleLog2 = null,
+                                        double? LearningRate = null);
 
 public static class TrainingCheckpoints
 {
@@ -122,6 +123,9 @@ public static class TrainingCheckpoints
             changes.Add($"`Precision` recorded {(recorded.Precision ?? nameof(Precision.Fp32)).ToLowerInvariant()}, requested {options.Precision.ToString().ToLowerInvariant()}");
         else if (recorded.Recipe is not null && recorded.Recipe != Recipe(options))
             changes.Add($"`Recipe` recorded '{Shorten(recorded.Recipe)}', requested '{Recipe(options)}'");
+        // Records from before the learning rate was kept: the optimiser file's rate rules (see Load).
+        if (recorded.LearningRate is double lr && lr != options.LearningRate)
+            changes.Add(FormattableString.Invariant($"`LearningRate` recorded {lr}, requested {options.LearningRate}"));
         if (!recorded.EmaRates.SequenceEqual(options.EmaRates))
             changes.Add($"`EmaRates` recorded {string.Join(",", recorded.EmaRates.Select(RateName))}, requested {string.Join(",", options.EmaRates.Select(RateName))}");
         if (changes.Count > 0 && !options.ResumeWithChanges)
@@ -170,7 +174,7 @@ public static class TrainingCheckpoints
                                                ModelConfigJson.ToJson(model.Config, indented: false), options.Schedule.TotalSteps,
                                                options.EmaHalfLifeKimg, options.EmaHalfLifeKimg is null ? null : options.EmaRampupRatio,
                                                Recipe(options), state.Precision == Precision.Fp32 ? null : state.Precision.ToString(),
-                                               state.Precision == Precision.Fp32 ? null : state.LossScaleLog2));
+                                               state.Precision == Precision.Fp32 ? null : state.LossScaleLog2, state.Optimizer.Options.LearningRate));
     }
 
     /// <summary>
@@ -219,6 +223,9 @@ public static class TrainingCheckpoints
             finally { foreach (var t in sd.Values) t.Dispose(); }
         }
         RAdamCheckpoint.Load(Optimizer(dir, step), state.Optimizer);
+        // The optimiser file restores its learning rate (as upstream's load_state_dict); a change asked for (a
+        // learning-rate drop) replaces it from this step on.
+        if (options.ResumeWithChanges) state.Optimizer.Options = state.Optimizer.Options with { LearningRate = options.LearningRate };
         // A run continued in another precision (ResumeWithChanges) starts its loss scale afresh.
         state.LossScaleLog2 = manifest.LossScaleLog2 is double lg && manifest.Precision == state.Precision.ToString() ? lg : LossScale.InitialFor(state.Precision);
         state.Step = step;

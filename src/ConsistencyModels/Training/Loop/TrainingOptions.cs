@@ -82,9 +82,10 @@ public sealed record TrainingOptions
     /// <summary>Continue from the newest complete checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
     /// <summary>
-    /// With <see cref="Resume"/>: continue although <see cref="Seed"/>, <see cref="GlobalBatchSize"/> or
-    /// <see cref="EmaRates"/> differ from the run's record (without it such a resume is refused: the result would not
-    /// be the uninterrupted run). A new EMA rate starts from the resumed online weights.
+    /// With <see cref="Resume"/>: continue although <see cref="Seed"/>, <see cref="GlobalBatchSize"/>,
+    /// <see cref="LearningRate"/> or <see cref="EmaRates"/> differ from the run's record (without it such a resume is
+    /// refused: the result would not be the uninterrupted run). A new EMA rate starts from the resumed online weights;
+    /// the optimiser trains on at <see cref="LearningRate"/> (e.g. a learning-rate drop for the end of a run).
     /// </summary>
     public bool ResumeWithChanges { get; init; }
     /// <summary>The perceptual distance for <see cref="LossNorm.Lpips"/> (e.g. Metrics.Lpips.Load(...)).</summary>
@@ -111,7 +112,7 @@ public sealed record TrainingOptions
         if (GlobalBatchSize < 1) throw new ArgumentException($"`GlobalBatchSize` must be positive, got {GlobalBatchSize}");
         if (Microbatch == 0 || Microbatch < -1 || Microbatch > GlobalBatchSize)
             throw new ArgumentException($"`Microbatch` must be -1 or between 1 and the batch size {GlobalBatchSize}, got {Microbatch}");
-        if (LearningRate <= 0) throw new ArgumentException($"`LearningRate` must be positive, got {LearningRate}");
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"`LearningRate` must be a positive number, got {LearningRate}");
         if (EmaHalfLifeKimg is <= 0 || (EmaHalfLifeKimg is double hl && !double.IsFinite(hl)))
             throw new ArgumentException($"`EmaHalfLifeKimg` must be a positive number of thousands of images (got {EmaHalfLifeKimg})");
         if (EmaRampupRatio is <= 0 || (EmaRampupRatio is double rr && !double.IsFinite(rr)))

@@ -128,18 +128,29 @@ public class TrainerTests
         Assert.Contains(state, e.Message);
         Assert.Contains("`Seed` recorded 5, requested 6; `GlobalBatchSize` recorded 4, requested 2", e.Message);
         Assert.Contains("`ResumeWithChanges`", e.Message);
+        double lr = Options(TrainingMode.Edm, tmp.Path, 4).LearningRate;
+        Assert.Equal(lr, TrainingCheckpoints.ReadState(tmp.Path, 2).LearningRate);
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, LearningRate = lr / 4 }, data));
+        Assert.Contains(FormattableString.Invariant($"`LearningRate` recorded {lr}, requested {lr / 4}"), e.Message);
         var m = Assert.Throws<InvalidDataException>(() => new Trainer(Options(TrainingMode.ConsistencyTraining, tmp.Path, 4) with { Resume = true }, data));
         Assert.Contains("records a Edm run, requested ConsistencyTraining", m.Message);
 
         // Asked for: a new EMA rate starts from the resumed online weights (upstream keeps a copy of the master parameters).
-        using (var c = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, ResumeWithChanges = true, Seed = 6, EmaRates = [0.9, 0.5] }, data))
+        // A new learning rate applies from the resumed step (the optimiser file's own is replaced) and is recorded.
+        using (var c = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, ResumeWithChanges = true, Seed = 6, EmaRates = [0.9, 0.5], LearningRate = lr / 4, MaxSteps = 4 }, data))
         {
             Assert.Equal(2, c.Step);
+            Assert.Equal(lr / 4, c.State.Optimizer.Options.LearningRate);
             var fresh = c.State.Emas.Single(x => x.Rate == 0.5 && x.HalfLifeKimg is null);
             var kept = c.State.Emas.Single(x => x.Rate == 0.9);
             Assert.All(fresh.Parameters.Zip(c.State.Parameters), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
             Assert.Contains(kept.Parameters.Zip(c.State.Parameters), p => !p.First.equal(p.Second).all().item<bool>());
+            c.Run();
         }
+        Assert.Equal(lr / 4, TrainingCheckpoints.ReadState(tmp.Path, 4).LearningRate);
+        using (var d = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, Seed = 6, EmaRates = [0.9, 0.5], LearningRate = lr / 4 }, data))
+            Assert.Equal(lr / 4, d.State.Optimizer.Options.LearningRate);
+        state = TrainingCheckpoints.State(tmp.Path, 4);
 
         File.WriteAllText(state, "{\"Step\": 2, \"Mo");
         m = Assert.Throws<InvalidDataException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true }, data));
