@@ -2,7 +2,7 @@
 # Regenerates the table of docs/results.md: for each model, 5,000 samples (seed 1) scored with FID-FMNIST, precision and
 # recall, its sampling speed, and the training compute that produced it (read from its run's log.csv and train_state).
 # Usage: bench/results/results.sh RUNS_DIR OUT_DIR
-#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu, -cpu-q64), ct-fmnist32, ict-fmnist32); a row
+#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu, -cpu-q64, -cpu-stage3), ct-fmnist32, ict-fmnist32); a row
 #   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
 #   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 #   ONLY="ect1 ect2 ..." rescores those rows alone; a row not scored in OUT_DIR keeps its line in docs/results.md.
@@ -18,7 +18,9 @@ mkdir -p "$OUT"; cd "$OUT"
 ROWS=$(cat <<'EOF'
 edm18|EDM teacher `edm_fmnist32`, Heun 18 steps|35|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 18
 edm40|EDM teacher `edm_fmnist32`, Heun 40 steps (the paper's setting)|79|edm-fmnist32|builtin:edm_fmnist32|--sampler heun --steps 40
-ectq1|ECT from `edm_fmnist32` on the CPU, q 16 then q 64, one step: `ect_fmnist32` (the default)|1|ect-fmnist32-cpu-q64|ema_0.999_*.safetensors|
+ects1|ECT from `edm_fmnist32` on the CPU, q 16, q 64, then q 64 at lr 5e-5, one step: `ect_fmnist32` (the default)|1|ect-fmnist32-cpu-stage3|ema_0.999_*.safetensors|
+ects2|ECT from `edm_fmnist32` on the CPU, q 16, q 64, then q 64 at lr 5e-5, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32-cpu-stage3|ema_0.999_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
+ectq1|ECT from `edm_fmnist32` on the CPU, q 16 then q 64, one step|1|ect-fmnist32-cpu-q64|ema_0.999_*.safetensors|
 ectq2|ECT from `edm_fmnist32` on the CPU, q 16 then q 64, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32-cpu-q64|ema_0.999_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
 ectc1|ECT from `edm_fmnist32` on the CPU, q 16 only, one step|1|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|
 ectc2|ECT from `edm_fmnist32` on the CPU, q 16 only, two steps (σ 80, 2.5)|2|ect-fmnist32-cpu|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,2.5

@@ -24,7 +24,7 @@ public static class BuiltInModels
     /// <summary>The default: easy consistency tuning of <see cref="EdmFashionMnist32"/> on 2 CPU cores (the best one- and two-step model of docs/results.md).</summary>
     public static CheckpointPreset EctFashionMnist32 { get; } = new(
         DefaultName, TrainingPresets.FashionMnist32(DenoiserKind.Consistency), SamplerKind.Onestep, 40, [0, 22, 39], GeneratorKind.Determ,
-        "built in (the default): easy consistency tuning (ECT) of edm_fmnist32, q 16 for 5,500 steps then q 64 for 3,000, x 32 on 2 CPU cores, Fashion-MNIST 32x32 class-conditional, fp16 weights",
+        "built in (the default): easy consistency tuning (ECT) of edm_fmnist32, q 16 for 5,500 steps, q 64 for 3,000, then q 64 at half the learning rate for 1,500, x 32 on 2 CPU cores, Fashion-MNIST 32x32 class-conditional, fp16 weights",
         "the released cd_imagenet64_* value (N = 40: ts 22 is sigma 1.38); ECT's own two-step setting is sigmas 80 then 2.5");
 
     /// <summary>Improved consistency training from scratch on 2 CPU cores: the default of session 12 (one step FID-FMNIST 95.1 against CD's 124.7).</summary>

@@ -30,6 +30,9 @@ public sealed class DefaultModelTests : IDisposable
         // The second stage (a smaller gap from the first stage's EMA) is recorded too.
         Assert.Contains("--teacher runs/ect-fmnist32-cpu/ema_hl500kimg_005500.safetensors", meta["command"]);
         Assert.Contains("q 64", meta["recipe"]);
+        // And the third (the same gap at half the learning rate, from the second stage's EMA 0.999).
+        Assert.Contains("--teacher runs/ect-fmnist32-cpu-q64/ema_0.999_003000.safetensors -q 64 --lr 5e-5", meta["command"]);
+        Assert.Contains("1,500 steps at lr 5e-05", meta["recipe"]);
         Assert.Contains("--dtype fp16", meta["converted"]);
     }
 
