@@ -156,7 +156,7 @@ internal static class TrainPlan
             Ect = o.Ect with { Q = s.Q ?? o.Ect.Q, Mapping = mapping, HuberC = s.HuberC ?? o.Ect.HuberC },
             EctStageSteps = s.Double ?? o.EctStageSteps,
             GlobalBatchSize = s.GlobalBatchSize ?? recorded?.GlobalBatchSize ?? o.GlobalBatchSize, Microbatch = s.Microbatch ?? o.Microbatch,
-            LearningRate = s.Lr ?? recorded?.LearningRate ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
+            LearningRate = s.Lr ?? recorded?.LearningRate ?? RecordedByOptimiser(s.Output, record) ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
             EmaHalfLifeKimg = s.EmaHalflifeKimg ?? recorded?.EmaHalfLifeKimg ?? o.EmaHalfLifeKimg,
             EmaRampupRatio = s.EmaRampupRatio ?? recorded?.EmaRampupRatio ?? o.EmaRampupRatio,
             LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
@@ -170,6 +170,11 @@ internal static class TrainPlan
             Perceptual = norm == LossNorm.Lpips ? Lpips.Load(s.LpipsWeights!) : o.Perceptual,
         };
     }
+
+    /// <summary>A record from before the learning rate was kept: the rate its optimiser file holds (null: no such record or file).</summary>
+    private static double? RecordedByOptimiser(string? output, (CheckpointManifest Manifest, string Path)? record) =>
+        record is { } r && r.Manifest.LearningRate is null && output is not null && TrainingCheckpoints.Optimizer(output, r.Manifest.Step) is var opt && File.Exists(opt)
+            ? RAdamCheckpoint.LearningRate(opt) : null;
 
     public static string Describe(TrainingOptions o, ITrainingDataset data)
     {

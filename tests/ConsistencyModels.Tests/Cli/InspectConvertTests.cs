@@ -19,7 +19,7 @@ public class InspectConvertTests
         Assert.True(toSafetensors.ExitCode == 0, toSafetensors.All);
         Assert.Contains("1,922,881 parameters", toSafetensors.Stdout);
         // The fmnist32 network is named as such, not guessed as a 64 px config with the template's attention levels.
-        string described = toSafetensors.Stdout.ReplaceLineEndings("");   // the console wraps long lines
+        string described = System.Text.RegularExpressions.Regex.Replace(toSafetensors.Stdout, @"\s+", " ");   // the console wraps long lines
         Assert.Contains("architecture of the built-in models ect_fmnist32, ict_fmnist32, cd_fmnist32, edm_fmnist32", described);
         Assert.Contains("32x32, attention at 8", described);
         Assert.DoesNotContain("should fit", toSafetensors.Stdout);

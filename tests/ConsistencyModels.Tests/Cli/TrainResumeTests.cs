@@ -1,5 +1,5 @@
 // `cm train --resume`: the run's record (train_state*.json) decides. A corrupt record, another mode or model are refused
-// with one line naming the file and both values; another seed, batch or EMA rates only with --resume-with-changes;
+// with one line naming the file and both values; another seed, batch, learning rate or EMA rates only with --resume-with-changes;
 // what the user leaves out is taken from the record. All before the data is read (--data does not exist here).
 using ConsistencyModels.Cli.Commands;
 using ConsistencyModels.IO;
@@ -119,6 +119,16 @@ public sealed class TrainResumeTests : IDisposable
         var r = Resume("--preset", "fmnist32", "--lr", "2e-5", "--resume-with-changes");
         Assert.Contains("no-data", r.Stderr);
         Assert.DoesNotContain("recorded", r.Stderr);
+    }
+
+    [Fact]
+    public void ARecordWithoutTheLearningRateTakesTheOptimisersFile()
+    {
+        Record(recipe: TrainingCheckpoints.Recipe(Fresh()));   // written before the learning rate was kept
+        using (var p = TorchSharp.torch.zeros(3))
+            RAdamCheckpoint.Save(TrainingCheckpoints.Optimizer(Run, 2), new RAdam([p], new RAdamOptions(3e-4)));
+        Assert.Equal(3e-4, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, Resume = true }).LearningRate);
+        Assert.Equal(5e-5, TrainPlan.From(new TrainCommand.Settings { Mode = "edm", Data = "unused", Output = Run, ResumeWithChanges = true, Lr = 5e-5 }).LearningRate);
     }
 
     [Fact]

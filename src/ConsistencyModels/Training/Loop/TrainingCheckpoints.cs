@@ -14,7 +14,8 @@ namespace ConsistencyModels.Training;
 /// train_state{step}.json: which run wrote a checkpoint set (checked on resume); its presence marks the set complete.
 /// <see cref="TotalSteps"/>, <see cref="EmaHalfLifeKimg"/> and <see cref="EmaRampupRatio"/> are null in records written
 /// before they were kept (and the half-life ones in runs without a half-life EMA). <see cref="Precision"/> (the enum's
-/// name) and <see cref="LossScaleLog2"/> are recorded by mixed-precision runs only.
+/// name) and <see cref="LossScaleLog2"/> are recorded by mixed-precision runs only. <see cref="LearningRate"/> is null in
+/// records written before it was kept: there the optimiser file's rate is the run's (<see cref="RAdamCheckpoint.LearningRate"/>).
 /// </summary>
 public sealed record CheckpointManifest(long Step, string Mode, long Seed, int GlobalBatchSize, IReadOnlyList<double> EmaRates, string ModelConfigJson,
                                         long? TotalSteps = null, double? EmaHalfLifeKimg = null, double? EmaRampupRatio = null,
@@ -102,7 +103,8 @@ public static class TrainingCheckpoints
 
     /// <summary>
     /// Refuses to continue the run recorded in <paramref name="recorded"/> (read from <paramref name="path"/>) with
-    /// <paramref name="options"/>: another mode or model always; another seed, batch size or EMA rates unless
+    /// <paramref name="options"/>: another mode or model always; another seed, batch size, learning rate, recipe,
+    /// precision or EMA rates unless
     /// <see cref="TrainingOptions.ResumeWithChanges"/> (those runs are no longer the uninterrupted run). One line,
     /// naming the file and every recorded and requested value that differ.
     /// </summary>
@@ -123,7 +125,7 @@ public static class TrainingCheckpoints
             changes.Add($"`Precision` recorded {(recorded.Precision ?? nameof(Precision.Fp32)).ToLowerInvariant()}, requested {options.Precision.ToString().ToLowerInvariant()}");
         else if (recorded.Recipe is not null && recorded.Recipe != Recipe(options))
             changes.Add($"`Recipe` recorded '{Shorten(recorded.Recipe)}', requested '{Recipe(options)}'");
-        // Records from before the learning rate was kept: the optimiser file's rate rules (see Load).
+        // Records from before the learning rate was kept: Load compares the optimiser file's rate.
         if (recorded.LearningRate is double lr && lr != options.LearningRate)
             changes.Add(FormattableString.Invariant($"`LearningRate` recorded {lr}, requested {options.LearningRate}"));
         if (!recorded.EmaRates.SequenceEqual(options.EmaRates))
@@ -201,6 +203,10 @@ public static class TrainingCheckpoints
         string dir = options.OutputDirectory;
         var manifest = ReadState(dir, step);
         CheckResume(manifest, State(dir, step), options);
+        if (manifest.LearningRate is null && !options.ResumeWithChanges
+            && RAdamCheckpoint.LearningRate(Optimizer(dir, step)) is var saved && saved != options.LearningRate)
+            throw new ArgumentException(FormattableString.Invariant(
+                $"`Resume`: {Optimizer(dir, step)} holds `LearningRate` {saved}, requested {options.LearningRate} (`ResumeWithChanges` continues at the requested rate)"));
         var model = state.Online;
         bool mixed = state.Precision != Precision.Fp32;
         LoadInto(model, Model(dir, step), mixed ? state.Parameters : null);

@@ -66,6 +66,19 @@ public static class RAdamCheckpoint
     /// checked before anything changes: parameter count, moment shapes (errors name the parameter index and shapes),
     /// and that no parameter the file has no state for already has state here (load into a fresh optimizer).
     /// </summary>
+    /// <summary>The learning rate a file of <see cref="Save"/> (or PyTorch's) holds: its param_groups[0]['lr'].</summary>
+    /// <exception cref="CheckpointFormatException">The file is not a single-group optimizer state dict.</exception>
+    public static double LearningRate(string path)
+    {
+        using var scope = NewDisposeScope(); // the moments read with the graph are freed on the way out
+        var root = TorchCheckpoint.ReadGraph(path);
+        var error = (string message) => new CheckpointFormatException($"{path}: {message}");
+        if (root is not OrderedDictionary<string, object?> dict || !dict.TryGetValue("param_groups", out var groupsObj)
+            || groupsObj is not List<object?> groups || groups.Count != 1 || groups[0] is not OrderedDictionary<string, object?> group)
+            throw error("not an optimizer state dict with one parameter group");
+        return Number(group, "lr", error);
+    }
+
     /// <exception cref="CheckpointFormatException">The file is not a single-group RAdam state dict for these parameters.</exception>
     public static void Load(string path, RAdam optimizer)
     {

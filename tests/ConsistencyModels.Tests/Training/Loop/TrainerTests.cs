@@ -148,6 +148,10 @@ public class TrainerTests
             c.Run();
         }
         Assert.Equal(lr / 4, TrainingCheckpoints.ReadState(tmp.Path, 4).LearningRate);
+        // A record from before the learning rate was kept: the optimiser file's rate is the run's, another is a change.
+        TrainingCheckpoints.WriteState(tmp.Path, TrainingCheckpoints.ReadState(tmp.Path, 4) with { LearningRate = null });
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, Seed = 6, EmaRates = [0.9, 0.5] }, data));
+        Assert.Contains(FormattableString.Invariant($"{TrainingCheckpoints.Optimizer(tmp.Path, 4)} holds `LearningRate` {lr / 4}, requested {lr}"), e.Message);
         using (var d = new Trainer(Options(TrainingMode.Edm, tmp.Path, 4) with { Resume = true, Seed = 6, EmaRates = [0.9, 0.5], LearningRate = lr / 4 }, data))
             Assert.Equal(lr / 4, d.State.Optimizer.Options.LearningRate);
         state = TrainingCheckpoints.State(tmp.Path, 4);
