@@ -58,14 +58,6 @@ public static class RAdamCheckpoint
         });
     }
 
-    /// <summary>
-    /// Restores a state written by <see cref="Save"/> or by PyTorch's <c>torch.save(radam.state_dict())</c> into
-    /// <paramref name="optimizer"/>, like <c>load_state_dict</c>: saved parameter k (in "params" order) is
-    /// <c>optimizer.Parameters[k]</c>; moments are converted to each parameter's dtype and device; lr, betas, eps,
-    /// weight_decay (and decoupled_weight_decay when present) replace <see cref="RAdam.Options"/>. Everything is
-    /// checked before anything changes: parameter count, moment shapes (errors name the parameter index and shapes),
-    /// and that no parameter the file has no state for already has state here (load into a fresh optimizer).
-    /// </summary>
     /// <summary>The learning rate a file of <see cref="Save"/> (or PyTorch's) holds: its param_groups[0]['lr'].</summary>
     /// <exception cref="CheckpointFormatException">The file is not a single-group optimizer state dict.</exception>
     public static double LearningRate(string path)
@@ -79,6 +71,14 @@ public static class RAdamCheckpoint
         return Number(group, "lr", error);
     }
 
+    /// <summary>
+    /// Restores a state written by <see cref="Save"/> or by PyTorch's <c>torch.save(radam.state_dict())</c> into
+    /// <paramref name="optimizer"/>, like <c>load_state_dict</c>: saved parameter k (in "params" order) is
+    /// <c>optimizer.Parameters[k]</c>; moments are converted to each parameter's dtype and device; lr, betas, eps,
+    /// weight_decay (and decoupled_weight_decay when present) replace <see cref="RAdam.Options"/>. Everything is
+    /// checked before anything changes: parameter count, moment shapes (errors name the parameter index and shapes),
+    /// and that no parameter the file has no state for already has state here (load into a fresh optimizer).
+    /// </summary>
     /// <exception cref="CheckpointFormatException">The file is not a single-group RAdam state dict for these parameters.</exception>
     public static void Load(string path, RAdam optimizer)
     {
