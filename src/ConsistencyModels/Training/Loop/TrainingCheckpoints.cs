@@ -203,10 +203,6 @@ public static class TrainingCheckpoints
         string dir = options.OutputDirectory;
         var manifest = ReadState(dir, step);
         CheckResume(manifest, State(dir, step), options);
-        if (manifest.LearningRate is null && !options.ResumeWithChanges
-            && RAdamCheckpoint.LearningRate(Optimizer(dir, step)) is var saved && saved != options.LearningRate)
-            throw new ArgumentException(FormattableString.Invariant(
-                $"`Resume`: {Optimizer(dir, step)} holds `LearningRate` {saved}, requested {options.LearningRate} (`ResumeWithChanges` continues at the requested rate)"));
         var model = state.Online;
         bool mixed = state.Precision != Precision.Fp32;
         LoadInto(model, Model(dir, step), mixed ? state.Parameters : null);
@@ -229,9 +225,16 @@ public static class TrainingCheckpoints
             finally { foreach (var t in sd.Values) t.Dispose(); }
         }
         RAdamCheckpoint.Load(Optimizer(dir, step), state.Optimizer);
-        // The optimiser file restores its learning rate (as upstream's load_state_dict); a change asked for (a
-        // learning-rate drop) replaces it from this step on.
-        if (options.ResumeWithChanges) state.Optimizer.Options = state.Optimizer.Options with { LearningRate = options.LearningRate };
+        // The optimiser file restores its learning rate (as upstream's load_state_dict). Another one is a change (for
+        // records from before the rate was kept, CheckResume could not see it): asked for, it applies from this step on
+        // (a learning-rate drop); otherwise the resume is refused, and the state loaded so far is the caller's to drop.
+        if (state.Optimizer.Options.LearningRate is var saved && saved != options.LearningRate)
+        {
+            if (!options.ResumeWithChanges)
+                throw new ArgumentException(FormattableString.Invariant(
+                    $"`Resume`: {Optimizer(dir, step)} holds `LearningRate` {saved}, requested {options.LearningRate} (`ResumeWithChanges` continues at the requested rate)"));
+            state.Optimizer.Options = state.Optimizer.Options with { LearningRate = options.LearningRate };
+        }
         // A run continued in another precision (ResumeWithChanges) starts its loss scale afresh.
         state.LossScaleLog2 = manifest.LossScaleLog2 is double lg && manifest.Precision == state.Precision.ToString() ? lg : LossScale.InitialFor(state.Precision);
         state.Step = step;

@@ -63,12 +63,20 @@ public static class RAdamCheckpoint
     public static double LearningRate(string path)
     {
         using var scope = NewDisposeScope(); // the moments read with the graph are freed on the way out
-        var root = TorchCheckpoint.ReadGraph(path);
         var error = (string message) => new CheckpointFormatException($"{path}: {message}");
-        if (root is not OrderedDictionary<string, object?> dict || !dict.TryGetValue("param_groups", out var groupsObj)
-            || groupsObj is not List<object?> groups || groups.Count != 1 || groups[0] is not OrderedDictionary<string, object?> group)
-            throw error("not an optimizer state dict with one parameter group");
+        var (_, group) = StateAndGroup(TorchCheckpoint.ReadGraph(path), error);
         return Number(group, "lr", error);
+    }
+
+    /// <summary>The 'state' entry and the single parameter group of an optimizer state dict.</summary>
+    private static (object? State, OrderedDictionary<string, object?> Group) StateAndGroup(object? root, Func<string, CheckpointFormatException> error)
+    {
+        if (root is not OrderedDictionary<string, object?> dict
+            || !dict.TryGetValue("state", out var stateObj) || !dict.TryGetValue("param_groups", out var groupsObj))
+            throw error($"not an optimizer state dict (expected a dict with 'state' and 'param_groups', found a {Describe(root)})");
+        if (groupsObj is not List<object?> groups || groups.Count != 1 || groups[0] is not OrderedDictionary<string, object?> group)
+            throw error($"'param_groups' must be a list of exactly one dict (RAdam here has one parameter group), found {DescribeGroups(groupsObj)}");
+        return (stateObj, group);
     }
 
     /// <summary>
@@ -84,14 +92,8 @@ public static class RAdamCheckpoint
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         using var scope = NewDisposeScope(); // every tensor read from the file is freed on the way out
-        var root = TorchCheckpoint.ReadGraph(path);
         var error = (string message) => new CheckpointFormatException($"{path}: {message}");
-
-        if (root is not OrderedDictionary<string, object?> dict
-            || !dict.TryGetValue("state", out var stateObj) || !dict.TryGetValue("param_groups", out var groupsObj))
-            throw error($"not an optimizer state dict (expected a dict with 'state' and 'param_groups', found a {Describe(root)})");
-        if (groupsObj is not List<object?> groups || groups.Count != 1 || groups[0] is not OrderedDictionary<string, object?> group)
-            throw error($"'param_groups' must be a list of exactly one dict (RAdam here has one parameter group), found {DescribeGroups(groupsObj)}");
+        var (stateObj, group) = StateAndGroup(TorchCheckpoint.ReadGraph(path), error);
 
         // Hyper-parameters.
         double lr = Number(group, "lr", error);
