@@ -104,6 +104,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd/ct default) | ict (1/(σᵢ₊₁−σᵢ), Song & Dhariwal 2023 §3.3; the --recipe ict default; cd/ct only).")]
         public string? WeightSchedule { get; init; }
 
+        [CommandOption("--pair-sampling <NAME>"), Description("cd/ct: how each sample's pair of neighbouring noise levels is drawn: uniform (cd, ct default: the released code) | lognormal (iCT's, P_mean -1.1, P_std 2.0; the --recipe ict default).")]
+        public string? PairSampling { get; init; }
+
         [CommandOption("--dropout <X>"), Description("Dropout of the online network (default: the preset's: 0.1 for edm, 0 for cd/ct).")]
         public double? Dropout { get; init; }
 

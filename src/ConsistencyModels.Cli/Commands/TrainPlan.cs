@@ -131,6 +131,15 @@ internal static class TrainPlan
         };
         if (weights == WeightSchedule.ImprovedCt && mode == TrainingMode.Edm)
             throw new ArgumentException("--weight-schedule ict weighs pairs of noise levels: it applies to cd and ct, not edm");
+        var pairs = s.PairSampling?.ToLowerInvariant() switch
+        {
+            null => o.IndexSampling,
+            "uniform" => IndexSampling.Uniform,
+            "lognormal" => IndexSampling.LogNormal,
+            var other => throw new ArgumentException($"--pair-sampling must be uniform or lognormal (got '{other}')"),
+        };
+        if (s.PairSampling is not null && mode is not (TrainingMode.ConsistencyDistillation or TrainingMode.ConsistencyTraining))
+            throw new ArgumentException("--pair-sampling draws pairs of neighbouring noise levels: it applies to cd and ct");
         var rates = s.EmaRate?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--ema-rate: '{r}' is not a number")).ToArray();
@@ -159,7 +168,7 @@ internal static class TrainPlan
             LearningRate = s.Lr ?? recorded?.LearningRate ?? RecordedByOptimiser(s.Output, record) ?? o.LearningRate, WeightDecay = s.WeightDecay ?? o.WeightDecay, EmaRates = rates ?? recorded?.EmaRates ?? o.EmaRates,
             EmaHalfLifeKimg = s.EmaHalflifeKimg ?? recorded?.EmaHalfLifeKimg ?? o.EmaHalfLifeKimg,
             EmaRampupRatio = s.EmaRampupRatio ?? recorded?.EmaRampupRatio ?? o.EmaRampupRatio,
-            LossNorm = norm, WeightSchedule = weights, Schedule = schedule,
+            LossNorm = norm, WeightSchedule = weights, IndexSampling = pairs, Schedule = schedule,
             TeacherPath = teacher is null ? o.TeacherPath
                 : !File.Exists(teacher) && BuiltInModels.TryGet(teacher, out var builtIn) ? builtIn!.Name : ModelCache.ResolveFile(teacher),
             MaxSteps = s.MaxSteps ?? o.MaxSteps, Seed = s.Seed ?? recorded?.Seed ?? o.Seed, SaveInterval = s.SaveInterval ?? o.SaveInterval,

@@ -43,4 +43,21 @@ public sealed class TrainPlanTests : IDisposable
         o = TrainPlan.From(new TrainCommand.Settings { Mode = "ct", Recipe = "ict", Preset = "fmnist32", Data = "unused", Output = _tmp.File("ict"), TotalTrainingSteps = 1500, EndScales = 1280 });
         Assert.Equal(1280, o.Schedule.EndScales);
     }
+
+    [Fact]
+    public void PairSamplingIsChosenForCtAndRefusedElsewhere()
+    {
+        TrainingOptions Plan(string mode, string? recipe, string? pairs) => TrainPlan.From(new TrainCommand.Settings
+        {
+            Mode = mode, Recipe = recipe, Preset = mode == "ect" ? "edm_fmnist32" : "fmnist32", Data = "unused", Output = _tmp.File(mode), PairSampling = pairs,
+        });
+        Assert.Equal(IndexSampling.Uniform, Plan("ct", null, null).IndexSampling);
+        Assert.Equal(IndexSampling.LogNormal, Plan("ct", "ict", null).IndexSampling);
+        var lognormal = Plan("ct", null, "LogNormal");
+        Assert.Equal(IndexSampling.LogNormal, lognormal.IndexSampling);
+        Assert.Contains("pairs LogNormal", TrainingCheckpoints.Recipe(lognormal));
+        Assert.Equal(IndexSampling.Uniform, Plan("ct", "ict", "uniform").IndexSampling);
+        Assert.Contains("--pair-sampling must be uniform or lognormal (got 'normal')", Assert.Throws<ArgumentException>(() => Plan("ct", null, "normal")).Message);
+        Assert.Contains("applies to cd and ct", Assert.Throws<ArgumentException>(() => Plan("edm", null, "lognormal")).Message);
+    }
 }
