@@ -22,6 +22,8 @@ ict-released|--recipe ict --end-scales 1280
 ict-short|--recipe ict --end-scales 80
 ct-n80|--recipe ct --end-scales 80 --target-ema-mode fixed --start-ema 0
 ct-n80-doubling|--recipe ct --scale-mode ict-doubling --start-scales 10 --end-scales 80 --target-ema-mode fixed --start-ema 0
+ct-n80-lognormal-ictw|--recipe ct --end-scales 80 --target-ema-mode fixed --start-ema 0 --pair-sampling lognormal --weight-schedule ict
+ct-n80-huber|--recipe ct --end-scales 80 --target-ema-mode fixed --start-ema 0 --loss-norm pseudo-huber
 V
 )
 wanted=" $* "
