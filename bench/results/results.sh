@@ -30,6 +30,8 @@ cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist3
 cd2|CD (l2) from the first teacher, two steps (ts 0,22,39)|2|builtin|cd_fmnist32|--sampler multistep --ts 0,22,39
 ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.safetensors|
 ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
+ctl1|CT from scratch with N 2 → 80, iCT's lognormal pairs and weighting (l2 loss), one step|1|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|
+ctl2|CT from scratch with N 2 → 80, iCT's lognormal pairs and weighting (l2 loss), two steps (ts 0,22,39)|2|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 ict1|iCT from scratch, one step: `ict_fmnist32`|1|ict-fmnist32|ema_hl*kimg_*.safetensors|
 ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 EOF
