@@ -59,5 +59,7 @@ public sealed class TrainPlanTests : IDisposable
         Assert.Equal(IndexSampling.Uniform, Plan("ct", "ict", "uniform").IndexSampling);
         Assert.Contains("--pair-sampling must be uniform or lognormal (got 'normal')", Assert.Throws<ArgumentException>(() => Plan("ct", null, "normal")).Message);
         Assert.Contains("applies to cd and ct", Assert.Throws<ArgumentException>(() => Plan("edm", null, "lognormal")).Message);
+        Assert.Contains("applies to cd and ct", Assert.Throws<ArgumentException>(() => Plan("ect", null, "uniform")).Message);
+        Assert.Equal(IndexSampling.LogNormal, Plan("cd", null, "lognormal").IndexSampling);
     }
 }
