@@ -4,7 +4,7 @@
 # grids of the online, target and EMA networks at each save, and 5,000 samples (seed 1) one-step and two-step from the
 # EMA, scored with FID-FMNIST, precision and recall.
 # Usage: bench/results/ct_short_budget.sh OUT [STEPS] [VARIANT ...]      (default 1500 steps, every variant)
-#   CM may point at a built cm (default: dotnet run); THREADS: libtorch threads per run (default 2). DATA: Fashion-MNIST (default /usr/share/datasets/fashion-mnist).
+#   CM may point at a built cm (default: dotnet run); THREADS: libtorch threads per run (default 2); SEED: the training seed (default 7). DATA: Fashion-MNIST (default /usr/share/datasets/fashion-mnist).
 set -euo pipefail
 OUT=${1:?output folder}; STEPS=${2:-1500}; shift $(( $# < 2 ? $# : 2 ))
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,8 +13,10 @@ DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 SAVE=$(( STEPS / 3 ))
 mkdir -p "$OUT"
 
-# name | cm train ct options beyond the common ones (ct-short's are what `cm train ct` defaults to at 1,500 steps)
+# name | cm train ct options beyond the common ones (ct-default: none, `cm train ct`'s recipe ct-short, which at
+# 782-3,124 steps is ct-n80-lognormal-ictw; ct-short: the earlier default, N 2 -> 10 with uniform pairs and weighting)
 VARIANTS=$(cat <<'V'
+ct-default|
 ct-released|--recipe ct
 ct-n10|--recipe ct --end-scales 10
 ct-short|--recipe ct --end-scales 10 --target-ema-mode fixed --start-ema 0
@@ -32,7 +34,7 @@ echo "$VARIANTS" | while IFS='|' read -r name opts; do
   run=$OUT/$name
   # shellcheck disable=SC2086
   $CM train ct --preset fmnist32 --data "$DATA" --output "$run" --global-batch-size 32 --total-training-steps "$STEPS" \
-      --save-interval "$SAVE" --log-interval 50 --ema-halflife-kimg 500 --seed 7 --threads "${THREADS:-2}" $opts \
+      --save-interval "$SAVE" --log-interval 50 --ema-halflife-kimg 500 --seed "${SEED:-7}" --threads "${THREADS:-2}" $opts \
       $([ -f "$run/log.csv" ] && echo --resume) < /dev/null
   # Grids, one row per class (seed 42), at each save: online (model), target, EMA; one step.
   for ckpt in "$run"/model*.pt "$run"/target*.pt "$run"/ema_hl*.pt; do

@@ -2,7 +2,7 @@
 # Regenerates the table of docs/results.md: for each model, 5,000 samples (seed 1) scored with FID-FMNIST, precision and
 # recall, its sampling speed, and the training compute that produced it (read from its run's log.csv and train_state).
 # Usage: bench/results/results.sh RUNS_DIR OUT_DIR
-#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu, -cpu-q64, -cpu-stage3), ct-fmnist32, ict-fmnist32); a row
+#   RUNS_DIR holds the run folders of docs/training.md (edm-fmnist32, ect-fmnist32(-cpu, -cpu-q64, -cpu-stage3), ct-fmnist32, short-budget-2000, ict-fmnist32); a row
 #   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
 #   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 #   ONLY="ect1 ect2 ..." rescores those rows alone; a row not scored in OUT_DIR keeps its line in docs/results.md.
@@ -28,10 +28,10 @@ ect1|ECT from `edm_fmnist32` on the GPU, one step|1|ect-fmnist32|ema_hl*kimg_*.s
 ect2|ECT from `edm_fmnist32` on the GPU, two steps (σ 80, SIGMA_MID)|2|ect-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --sigmas 80,SIGMA_MID
 cd1|CD (l2) from the first teacher, one step: `cd_fmnist32`|1|builtin|cd_fmnist32|
 cd2|CD (l2) from the first teacher, two steps (ts 0,22,39)|2|builtin|cd_fmnist32|--sampler multistep --ts 0,22,39
-ct1|CT from scratch, one step|1|ct-fmnist32|ema_hl*kimg_*.safetensors|
-ct2|CT from scratch, two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
-ctl1|CT from scratch with N 2 → 80, iCT's lognormal pairs and weighting (l2 loss), one step|1|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|
-ctl2|CT from scratch with N 2 → 80, iCT's lognormal pairs and weighting (l2 loss), two steps (ts 0,22,39)|2|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
+ct1|CT from scratch, `cm train ct`'s default (N 2 → 80, iCT's lognormal pairs and weighting, l2 loss), one step|1|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|
+ct2|CT from scratch, `cm train ct`'s default (N 2 → 80, iCT's lognormal pairs and weighting, l2 loss), two steps (ts 0,22,39)|2|short-budget-2000/ct-n80-lognormal-ictw|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
+ctn1|CT from scratch, the earlier default (N 2 → 10, uniform pairs and weighting, l2 loss), one step|1|ct-fmnist32|ema_hl*kimg_*.safetensors|
+ctn2|CT from scratch, the earlier default (N 2 → 10, uniform pairs and weighting, l2 loss), two steps (ts 0,22,39)|2|ct-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 ict1|iCT from scratch, one step: `ict_fmnist32`|1|ict-fmnist32|ema_hl*kimg_*.safetensors|
 ict2|iCT from scratch, two steps (ts 0,22,39)|2|ict-fmnist32|ema_hl*kimg_*.safetensors|--sampler multistep --ts 0,22,39
 EOF

@@ -86,13 +86,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--start-scales <N>"), Description("N at the start (cd default 40, ct 2).")]
         public int? StartScales { get; init; }
 
-        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run, 10 at 1,500 steps, 16 at 10,000, 150 at 800,000; --recipe ct 150; ict: 10·2^j scaled to the run, 80 at 1,500 steps, 1280 from 200,000).")]
+        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run as ict's and at most 150: 40 at 196-781 steps, 80 at 782-3,124, 150 from 3,125; --recipe ct 150; ict: 10·2^j scaled to the run, 80 at 1,500 steps, 1280 from 200,000).")]
         public int? EndScales { get; init; }
 
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
         public string? CtSchedule { get; init; }
 
-        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT with N 2 -> scaled to the run and μ = 0; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280, fewer doublings for runs under 200k steps). For ect: ect-short (the default: q 16 in one stage, for runs of thousands of steps), ect (the paper's q 2, halved over 8 stages, for runs of 100k steps and more).")]
+        [CommandOption("--recipe <NAME>"), Description("Start from a named recipe instead of the mode's own. For ct: ct-short (the default: the released CT's l2 loss with iCT's lognormal pairs, 1/(σᵢ₊₁−σᵢ) weighting and μ = 0, N progressive 2 -> 80 at 2,000 steps, scaled to the run as iCT's s1 and at most 150; docs/training.md), ct (the released recipe: N 2 -> 150, adaptive μ from 0.95), ict (improved consistency training, Song & Dhariwal 2023: pseudo-huber loss, 1/(σᵢ₊₁−σᵢ) weighting, lognormal pair sampling, μ = 0, N doubling 10 -> 1280, fewer doublings for runs under 200k steps). For ect: ect-short (the default: q 16 in one stage, for runs of thousands of steps), ect (the paper's q 2, halved over 8 stages, for runs of 100k steps and more).")]
         public string? Recipe { get; init; }
 
         [CommandOption("--total-training-steps <N>"), Description("Length of the schedules (N(k), μ(k)) and of the run (default 10000; with --resume, the run's).")]
@@ -101,10 +101,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--max-steps <N>"), Description("Stop this run after N steps (time-boxed jobs); the schedules still follow --total-training-steps.")]
         public long? MaxSteps { get; init; }
 
-        [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd/ct default) | ict (1/(σᵢ₊₁−σᵢ), Song & Dhariwal 2023 §3.3; the --recipe ict default; cd/ct only).")]
+        [CommandOption("--weight-schedule <NAME>"), Description("snr | snr+1 | karras (edm default) | truncated-snr | uniform (cd and --recipe ct default) | ict (1/(σᵢ₊₁−σᵢ), Song & Dhariwal 2023 §3.3; the ct and --recipe ict default; cd/ct only).")]
         public string? WeightSchedule { get; init; }
 
-        [CommandOption("--pair-sampling <NAME>"), Description("cd/ct: how each sample's pair of neighbouring noise levels is drawn: uniform (cd, ct default: the released code) | lognormal (iCT's, P_mean -1.1, P_std 2.0; the --recipe ict default).")]
+        [CommandOption("--pair-sampling <NAME>"), Description("cd/ct: how each sample's pair of neighbouring noise levels is drawn: uniform (cd and --recipe ct: the released code) | lognormal (iCT's, P_mean -1.1, P_std 2.0; the ct and --recipe ict default).")]
         public string? PairSampling { get; init; }
 
         [CommandOption("--dropout <X>"), Description("Dropout of the online network (default: the preset's: 0.1 for edm, 0 for cd/ct).")]

@@ -51,11 +51,13 @@ public sealed class TrainPlanTests : IDisposable
         {
             Mode = mode, Recipe = recipe, Preset = mode == "ect" ? "edm_fmnist32" : "fmnist32", Data = "unused", Output = _tmp.File(mode), PairSampling = pairs,
         });
-        Assert.Equal(IndexSampling.Uniform, Plan("ct", null, null).IndexSampling);
+        Assert.Equal(IndexSampling.LogNormal, Plan("ct", null, null).IndexSampling);
+        Assert.Equal(IndexSampling.Uniform, Plan("ct", "ct", null).IndexSampling);
         Assert.Equal(IndexSampling.LogNormal, Plan("ct", "ict", null).IndexSampling);
-        var lognormal = Plan("ct", null, "LogNormal");
+        var lognormal = Plan("ct", "ct", "LogNormal");
         Assert.Equal(IndexSampling.LogNormal, lognormal.IndexSampling);
         Assert.Contains("pairs LogNormal", TrainingCheckpoints.Recipe(lognormal));
+        Assert.Contains("pairs Uniform", TrainingCheckpoints.Recipe(Plan("ct", null, "uniform")));
         Assert.Equal(IndexSampling.Uniform, Plan("ct", "ict", "uniform").IndexSampling);
         Assert.Contains("--pair-sampling must be uniform or lognormal (got 'normal')", Assert.Throws<ArgumentException>(() => Plan("ct", null, "normal")).Message);
         Assert.Contains("applies to cd and ct", Assert.Throws<ArgumentException>(() => Plan("edm", null, "lognormal")).Message);

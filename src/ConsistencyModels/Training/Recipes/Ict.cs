@@ -22,9 +22,8 @@ public static partial class TrainingRecipes
     };
 
     /// <summary>
-    /// iCT's s1 for a run of <paramref name="totalSteps"/> steps: the paper's 1280 at its 400k steps scaled by √(K/400k),
-    /// as <see cref="ScaledEndScales"/> scales CT's N (each level held for as many steps, relative to N², as in the
-    /// paper), rounded to 10·2^j so that every stage doubles N; at least 20 (two stages), at most 1280.
+    /// iCT's s1 for a run of <paramref name="totalSteps"/> steps: the paper's 1280 at its 400k steps scaled by √(K/400k)
+    /// (each level held for as many steps, relative to N², as in the paper), rounded to 10·2^j so that every stage doubles N; at least 20 (two stages), at most 1280.
     /// </summary>
     public static int ImprovedCtEndScales(long totalSteps)
     {

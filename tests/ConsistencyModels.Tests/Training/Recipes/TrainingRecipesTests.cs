@@ -40,11 +40,14 @@ public class TrainingRecipesTests
         Assert.Equal((LossNorm.L2, WeightSchedule.Uniform, IndexSampling.Uniform), (ct.LossNorm, ct.ResolvedWeightSchedule, ct.IndexSampling));
         Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Adaptive, 0.95, ScaleMode.Progressive, 2, 150, 100), ct.Schedule);
 
-        // The short-budget default: the released CT with N's end scaled to the run (the released steps per N²) and μ = 0.
-        var ctShort = TrainingRecipes.CtShortBudget(Model, "run", 1500);
-        Assert.Equal((ct.LossNorm, ct.ResolvedWeightSchedule, ct.IndexSampling), (ctShort.LossNorm, ctShort.ResolvedWeightSchedule, ctShort.IndexSampling));
-        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.Progressive, 2, 10, 1500), ctShort.Schedule);
-        Assert.Equal([10, 10, 16, 52, 150, 150], new long[] { 100, 1500, 10_000, 100_000, 800_000, 10_000_000 }.Select(TrainingRecipes.ScaledEndScales));
+        // The short-budget default: the released CT's l2 loss and progressive N with iCT's pairs, weighting and μ = 0;
+        // N's end is iCT's s1 for the run, capped at the released 150.
+        var ctShort = TrainingRecipes.CtShortBudget(Model, "run", 2000);
+        Assert.Equal((LossNorm.L2, WeightSchedule.ImprovedCt, IndexSampling.LogNormal), (ctShort.LossNorm, ctShort.ResolvedWeightSchedule, ctShort.IndexSampling));
+        Assert.Equal(new EmaAndScalesConfig(TargetEmaMode.Fixed, 0.0, ScaleMode.Progressive, 2, 80, 2000), ctShort.Schedule);
+        Assert.Equal([20, 40, 80, 80, 150, 150], new long[] { 100, 500, 782, 3124, 3125, 800_000 }.Select(TrainingRecipes.ShortBudgetCtEndScales));
+        // The measured run (runs/short-budget-2000/ct-n80-lognormal-ictw, trained with the options spelt out) is this recipe.
+        Assert.Equal("loss L2, weighting ImprovedCt, pairs LogNormal, target EMA Fixed 0 (ReleasedCode), N Progressive 2 -> 80", TrainingCheckpoints.Recipe(ctShort));
 
         var ict = TrainingRecipes.Ict(Model, "run", 100);
         Assert.Equal(TrainingMode.ConsistencyTraining, ict.Mode);
