@@ -7,6 +7,7 @@
 //        (MemoryBench.cs: peak resident memory of load + one-step generation at batch 1, each case in a fresh process)
 //   ... -- --suite onnx [--quick] [--markdown FILE]   (OnnxBench.cs: ONNX Runtime against libtorch, one step, batch 1 and 8)
 //   ... -- --suite precision [--quick] [--markdown FILE]   (only the interleaved fp32 / fp32 channels-last / bf16 one-step comparison)
+//   ... -- --suite elementwise [--quick]   (ElementwiseBench.cs: SiLU, GroupNorm, dropout against a memory pass)
 //   ... -- --device cuda [--cases yardstick,parity,imagenet,blocks,multistep,heun,lsun,train,defaults] [--quick] [--markdown FILE]   (GpuBench.cs)
 using ConsistencyModels.Benchmarks;
 using ConsistencyModels.IO.Checkpoints;
@@ -44,7 +45,8 @@ if (suite == "training") return TrainingBench.Run(quick, markdown);
 if (suite == "training-phases") return TrainingPhases.Run(quick, markdown);
 if (suite == "memory") return MemoryBench.Run(gpuCases, markdown);
 if (suite == "onnx") return OnnxBench.Run(quick, markdown);
-if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training, training-phases, memory or onnx (got {suite})"); return 2; }
+if (suite == "elementwise") return ElementwiseBench.Run(quick);
+if (suite is not null && suite != "sampling" && suite != "precision") { Console.Error.WriteLine($"--suite must be sampling (default), precision, training, training-phases, elementwise, memory or onnx (got {suite})"); return 2; }
 int reps = quick ? 3 : 5, heavyReps = quick ? 1 : 3;
 Console.Error.WriteLine($"threads: {get_num_threads()}, {Environment.ProcessorCount} logical CPUs, {ConvYardstick.CpuName()}; {CpuFeatures.Describe(Precision.Bf16)}");
 var results = new List<Measurement>();

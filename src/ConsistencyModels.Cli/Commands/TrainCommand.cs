@@ -6,6 +6,7 @@ using ConsistencyModels.IO;
 using ConsistencyModels.Metrics;
 using ConsistencyModels.Nn;
 using ConsistencyModels.Presets;
+using ConsistencyModels.Runtime;
 using ConsistencyModels.Training;
 using ConsistencyModels.Data;
 using Spectre.Console;
@@ -161,6 +162,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         options.Validate();                // before Describe, which reads the schedules the checks guard (--double 0)
         var device = DeviceOption.Parse(s.Device);
         if (s.Threads is int threads) TorchSharp.torch.set_num_threads(threads);
+        NativeHeap.RetainFreedMemory();     // the same activations every step: no page faults for them (docs/training.md, "Speed")
         var data = TrainingData.Open(s.Data!, options.Model.ImageSize, options.Model.InChannels, options.Model.ClassCond, InputLimits.FromEnvironment());
         AnsiConsole.MarkupLine(Markup.Escape(TrainPlan.Describe(options, data)));
         if (Cluster.World.Size > 1)

@@ -75,6 +75,38 @@ public sealed class DropoutTests
         Assert.False(noise.As(Dropout.Noise([1 << 18], ScalarType.Float32, 0.5, seed: 43)));
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void MasksAreSplitMix64OfSeedAndIndexElementForElement(ScalarType dtype)
+    {
+        // The masks are part of every run's bits (a committed resume set continues only with the same masks), so they
+        // are pinned to the formula, element for element, whichever path fills them (vector lanes or the scalar tail):
+        // element i is kept when half (i odd: high, else low) of SplitMix64(Mix(seed + γ) + (i / 2)·γ) is at least p·2^32.
+        using var scope = NewDisposeScope();
+        const double p = 0.3;
+        const long seed = 1234567;
+        long n = 2 * 65_536 + 45;                                                   // two chunks and an odd tail
+        var kept = Dropout.Noise([n], dtype, p, seed).to(ScalarType.Float32).data<float>().ToArray();
+        const ulong golden = 0x9E3779B97F4A7C15UL;
+        static ulong Mix(ulong z)
+        {
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+        ulong key = Mix(unchecked((ulong)seed + golden));
+        uint threshold = (uint)Math.Round(p * 4294967296.0);
+        float keep = ones(1).to(dtype).div_(1 - p).to(ScalarType.Float32).item<float>();
+        for (long i = 0; i < n; i++)
+        {
+            ulong h = Mix(unchecked(key + (ulong)(i >> 1) * golden));
+            uint half = (i & 1) == 0 ? (uint)h : (uint)(h >> 32);
+            Assert.True((half >= threshold ? keep : 0f) == kept[i], $"element {i}: {kept[i]}");
+        }
+    }
+
     [Fact]
     public void GradientIsTheMask()
     {
