@@ -23,7 +23,8 @@ echo "$CASES" | while IFS='|' read -r name args; do
       run=$OUT/$name-$build-$r
       # shellcheck disable=SC2086
       $cm train $args --data "$DATA" --output "$run" --total-training-steps "$STEPS" --global-batch-size 32 \
-        --save-interval 100000 --log-interval 10 --sample-columns 0 --seed 1 --threads 2 < /dev/null > /dev/null 2>&1
+        --save-interval 100000 --log-interval 10 --sample-columns 0 --seed 1 --threads 2 < /dev/null > "$run.out" 2>&1 \
+        || { echo "$name, build $build: cm train failed (STEPS must exceed 20):"; tail -5 "$run.out"; exit 1; }
       # images/s over the steps after the first 10 (the log's rate column is per log interval)
       tail -n +3 "$run/log.csv" | cut -d, -f5 | tr '\n' ' ' > "$OUT/$name-$build-$r.ips"
     done

@@ -87,7 +87,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--start-scales <N>"), Description("N at the start (cd default 40, ct 2).")]
         public int? StartScales { get; init; }
 
-        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run as ict's and at most 150: 40 at 196-781 steps, 80 at 782-3,124, 150 from 3,125; --recipe ct 150; ict: 10·2^j scaled to the run, 80 at 1,500 steps, 1280 from 200,000).")]
+        [CommandOption("--end-scales <N>"), Description("N at the end (cd 40; ct: scaled to the run as ict's and at most 150: 20 below 196 steps, 40 at 196-781, 80 at 782-3,124, 150 from 3,125; --recipe ct 150; ict: 10·2^j scaled to the run, 80 at 1,500 steps, 1280 from 200,000).")]
         public int? EndScales { get; init; }
 
         [CommandOption("--ct-schedule <NAME>"), Description("ct μ(k): released (default: the released code's exp(-c/(N-1)), μ=0.9025 at k=0) | paper (exp(s0 ln μ0 / N)).")]
