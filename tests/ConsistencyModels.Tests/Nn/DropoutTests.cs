@@ -89,13 +89,8 @@ public sealed class DropoutTests
         const long seed = 1234567;
         long n = 2 * 65_536 + 45;                                                   // two chunks and an odd tail
         var kept = Dropout.Noise([n], dtype, p, seed).to(ScalarType.Float32).data<float>().ToArray();
-        const ulong golden = 0x9E3779B97F4A7C15UL;
-        static ulong Mix(ulong z)
-        {
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
+        const ulong golden = ConsistencyModels.Data.SplitMix64.Golden;
+        static ulong Mix(ulong z) => ConsistencyModels.Data.SplitMix64.Mix(z);   // the project's SplitMix64 output function
         ulong key = Mix(unchecked((ulong)seed + golden));
         uint threshold = (uint)Math.Round(p * 4294967296.0);
         float keep = ones(1).to(dtype).div_(1 - p).to(ScalarType.Float32).item<float>();
