@@ -44,7 +44,7 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], hgt = x.shape[2], wid = x.shape[3];
         var normed = _norm.call(x);
-        var qkv = _qkv.call(normed);                                              // [B, 3C, H, W]
+        var qkv = PointwiseConvolution.Apply(_qkv, normed);                       // [B, 3C, H, W]
         normed.Dispose();
         // Token-major [B, S, 3C]. CUDA: channels made contiguous (a view of a channels-last qkv, one copy of an NCHW
         // one, as flash-attn's packing), since a strided head dimension sends CUDA's SDPA to its math kernel (~25x
@@ -58,7 +58,7 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         tokens.Dispose();
         var h = attended.view(b, hgt, wid, c).permute(0, 3, 1, 2);                // [B, C, H, W] with channels-last strides
         if (!MemoryLayout.IsChannelsLast(x)) h = h.contiguous();                  // an NCHW model stays NCHW
-        var projected = _projOut.call(h);
+        var projected = PointwiseConvolution.Apply(_projOut, h);
         attended.Dispose(); h.Dispose();
         return (x + projected).MoveToOuterDisposeScope();
     }

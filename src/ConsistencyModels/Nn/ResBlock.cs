@@ -22,7 +22,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
     private readonly GroupNorm32 _outNorm;
     private readonly Sequential _outRest;                    // SiLU, Dropout, Conv (out_layers[1:])
     private readonly Sequential _outLayers;
-    private readonly nn.Module<Tensor, Tensor>? _skip;
+    private readonly Conv2d? _skip;                          // 1x1, where the channels change
 
     /// <summary>The kernel paths this block and its norms take (from its <see cref="UNetModel"/>).</summary>
     public KernelOptions Kernels { get; }
@@ -131,7 +131,7 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
             h = _outLayers.call(pre);
         }
         pre.Dispose();
-        var skip = _skip is null ? x : _skip.call(x);
+        var skip = _skip is null ? x : PointwiseConvolution.Apply(_skip, x);
         var result = skip + h;
         h.Dispose();
         return result.MoveToOuterDisposeScope();

@@ -1,0 +1,89 @@
+// The UNet's 1x1 convolutions on channels-last CPU activations run as a matrix product (PointwiseConvolution), because
+// oneDNN's brgemm 1x1 kernel kills the process with SIGFPE for some shapes (512 -> 1024 at 16 px, batch 1, 2 threads on an
+// AMD EPYC Zen 5 VM: every LSUN-256 model). Same function, gradients and layout as the convolution.
+using ConsistencyModels.Nn;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ConsistencyModels.Tests.Nn;
+
+[Collection(GlobalRngCollection.Name)]   // sets the thread count for a moment
+public class PointwiseConvolutionTests
+{
+    [Theory]
+    [InlineData(2, 24, 40, 8, true)]
+    [InlineData(3, 64, 192, 5, false)]
+    public void MatchesTheConvolutionWithItsGradientsAndKeepsChannelsLast(int batch, int cin, int cout, int size, bool bias)
+    {
+        using var scope = NewDisposeScope();
+        using var gen = new Generator(11);
+        var conv = nn.Conv2d(cin, cout, 1, bias: bias);
+        using (no_grad())
+        {
+            conv.weight!.copy_(randn(conv.weight.shape, generator: gen) * 0.2);
+            conv.bias?.copy_(randn(cout, generator: gen));
+        }
+        var x = MemoryLayout.ToChannelsLast(randn([batch, cin, size, size], generator: gen));
+        var go = randn([batch, cout, size, size], generator: gen);
+
+        var (y, gx, gw, gb) = Run(x, go, xi => PointwiseConvolution.Apply(conv, xi), conv);
+        var (yRef, gxRef, gwRef, gbRef) = Run(x.contiguous(), go, conv.call, conv);   // NCHW: the convolution itself
+
+        Assert.True(MemoryLayout.IsChannelsLast(y), "the output has channels-last strides, as the convolution's would");
+        Assert.Equal(yRef.shape, y.shape);
+        AssertClose(yRef, y, "output");
+        AssertClose(gxRef, gx, "input gradient");
+        AssertClose(gwRef, gw, "weight gradient");
+        if (bias) AssertClose(gbRef!, gb!, "bias gradient");
+    }
+
+    [Fact]
+    public void NchwAndOtherKernelsRunTheModuleItself()
+    {
+        using var scope = NewDisposeScope();
+        var conv = nn.Conv2d(4, 6, 1);
+        var x = randn([1, 4, 3, 3]);                     // NCHW (3x3 spatial, 4 channels: not channels-last strides)
+        Assert.False(MemoryLayout.IsChannelsLast(x));
+        Assert.True(PointwiseConvolution.Apply(conv, x).equal(conv.call(x)).all().item<bool>());
+        var conv3 = nn.Conv2d(4, 6, 3, padding: 1);
+        var xl = MemoryLayout.ToChannelsLast(randn([1, 4, 3, 3]));
+        Assert.True(PointwiseConvolution.Apply(conv3, xl).equal(conv3.call(xl)).all().item<bool>());
+    }
+
+    /// <summary>The shape that killed `cm generate` for LSUN-256 models on a Zen 5 VM (SIGFPE inside oneDNN), at two threads.</summary>
+    [Fact]
+    public void TheShapeThatCrashedOneDnnRuns()
+    {
+        using var scope = NewDisposeScope();
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(2);
+            using var _ = no_grad();
+            var conv = nn.Conv2d(512, 1024, 1);
+            var x = MemoryLayout.ToChannelsLast(ones([1, 512, 16, 16]));
+            var y = PointwiseConvolution.Apply(conv, x);
+            var expected = conv.weight!.sum([1, 2, 3]) + conv.bias!;                 // all-ones input: row sums plus bias
+            Assert.True(y[0, TensorIndex.Colon, 7, 9].allclose(expected, rtol: 1e-4, atol: 1e-4));
+        }
+        finally { set_num_threads(threads); }
+    }
+
+    private static (Tensor Y, Tensor Gx, Tensor Gw, Tensor? Gb) Run(Tensor x, Tensor go, Func<Tensor, Tensor> f, TorchSharp.Modules.Conv2d conv)
+    {
+        conv.weight!.grad = null;
+        if (conv.bias is { } b) b.grad = null;
+        var xi = x.detach().requires_grad_(true);
+        var y = f(xi);
+        y.backward([go]);
+        return (y.detach(), xi.grad!.clone(), conv.weight!.grad!.clone(), conv.bias?.grad?.clone());
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual, string what)
+    {
+        double scale = Math.Max(expected.abs().max().item<float>(), 1e-6);
+        double error = (actual - expected).abs().max().item<float>() / scale;
+        Assert.True(error < 1e-5, $"{what}: largest difference {error:G3} of the largest element");
+    }
+}
