@@ -6,6 +6,8 @@
 #   whose run folder is missing is left out. Samples and scores are kept in OUT_DIR, so a rerun only does what is new.
 #   CM may point at a built cm (default: dotnet run). Run it alone on the machine: the images/s column is measured.
 #   ONLY="ect1 ect2 ..." rescores those rows alone; a row not scored in OUT_DIR keeps its line in docs/results.md.
+#   SPEED_ONLY=1 measures the images/s column alone: no samples are scored, and the rows kept from docs/results.md
+#   take the new speed.
 set -euo pipefail
 RUNS=$(realpath "${1:?runs folder}"); OUT=${2:?output folder}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -59,7 +61,7 @@ echo "$ROWS" | while IFS='|' read -r id label nfe run glob opts; do
     echo "$args $opts" > "$id.args"
   fi
   # Samples made elsewhere (bench/gpu/train_fmnist.sh on a GPU) come with imported.txt saying how; else made here.
-  if [ ! -s "$id.json" ]; then
+  if [ ! -s "$id.json" ] && [ "${SPEED_ONLY:-0}" != 1 ]; then
     # shellcheck disable=SC2086
     [ -f "samples-$id/imported.txt" ] || $CM sample --num-samples 5000 --seed 1 --batch-size 100 $args $opts --output-dir "samples-$id"
     $CM evaluate --samples "samples-$id" --json > "$id.json.tmp" && mv "$id.json.tmp" "$id.json"
@@ -119,6 +121,10 @@ for id, label, nfe, run, _, opts in rows:
         # Not scored in OUT_DIR (ONLY= left it out, or its samples came from a machine no longer at hand): the row as it stands.
         pattern = re.compile(re.escape('| ' + label).replace('SIGMA_MID', '[0-9.]+') + '$')
         row = next((l for k, l in kept.items() if pattern.match(k)), None)
+        if row and os.path.exists(id + '.ips') and open(id + '.ips').read().strip() not in ('', '–'):
+            cells = row.split(' | ')            # label, evaluations, FID, precision, recall, images/s, compute
+            cells[5] = open(id + '.ips').read().strip()
+            row = ' | '.join(cells)
         if row: out.append(row); print(f'{id}: kept from {doc}', file=sys.stderr)
         continue
     r = json.load(open(id + '.json'))

@@ -34,6 +34,7 @@ import sys, statistics
 out, name, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def rates(b): return [float(v) for r in range(1, rounds + 1) for v in open(f"{out}/{name}-{b}-{r}.ips").read().split()]
 a, b = statistics.median(rates('A')), statistics.median(rates('B'))
-print(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f}x |")
+def runs(b): return ", ".join(f"{statistics.median(float(v) for v in open(f'{out}/{name}-{b}-{r}.ips').read().split()):.1f}" for r in range(1, rounds + 1))
+print(f"| {name} | {a:.1f} | {b:.1f} | {b / a:.2f}x | {runs('A')} | {runs('B')} |")   # then each run's median: the spread between processes
 PY
 done
