@@ -8,8 +8,7 @@ using System.Runtime.InteropServices;
 namespace ConsistencyModels.Benchmarks;
 
 internal sealed record Measurement(string Name, double MedianMs, double MinMs, double MaxMs, int Repetitions, long PeakRssMb,
-                                   double? Flops = null, double? Items = null, string ItemUnit = "",
-                                   double? FaultsPerRep = null, double? PreemptionsPerRep = null)
+                                   double? Flops = null, double? Items = null, string ItemUnit = "")
 {
     public double? GflopPerSecond => Flops is double f ? f / (MedianMs / 1000) / 1e9 : null;
     public double? ItemsPerSecond => Items is double n ? n / (MedianMs / 1000) : null;
@@ -45,7 +44,8 @@ internal static class Harness
 
     /// <summary>
     /// Several cases measured in turn, one repetition each per round, the round's order rotated so that no case always
-    /// runs on the caches another left; the ratio of two medians is their A/B number. The peak RSS is the group's.
+    /// runs on the caches another left; the ratio of two medians is their A/B number. The peak RSS is the group's, and
+    /// so are the page faults and preemptions (averaged over cases and rounds, the same on each case's line).
     /// </summary>
     public static Measurement[] RunInterleaved(IReadOnlyList<(string Name, Action Action)> cases, int warmup, int repetitions,
                                                double? flops = null, double? items = null, string unit = "")
@@ -73,7 +73,7 @@ internal static class Harness
         Array.Sort(times);
         int n = times.Length;
         double median = n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-        var m = new Measurement(name, median, times[0], times[^1], n, rss, flops, items, unit, disturbance?.Faults, disturbance?.Preemptions);
+        var m = new Measurement(name, median, times[0], times[^1], n, rss, flops, items, unit);
         Console.Error.WriteLine($"  {name}: median {median:F1} ms (min {times[0]:F1}, max {times[^1]:F1}, n={n}), peak RSS {rss} MB" +
                                 (m.GflopPerSecond is double g ? $", {g:F1} GFLOP/s" : "") +
                                 (disturbance is { } d ? $", per repetition {d.Faults:F0} page faults, {d.Preemptions:F1} preemptions" : ""));
@@ -106,7 +106,7 @@ internal static class Disturbance
 
     public static (long Faults, long Preemptions)? Now()
     {
-        if (!OperatingSystem.IsLinux()) return null;
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess) return null;
         var u = new long[18];   // struct rusage on 64-bit Linux: two timevals, then 14 longs
         try { if (GetRusage(0, u) != 0) return null; }
         catch (DllNotFoundException) { return null; }

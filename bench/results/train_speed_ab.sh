@@ -1,7 +1,8 @@
 #!/bin/bash
 # Training-step speed of two builds of cm, whole processes interleaved (A, B, A, B, ...), on Fashion-MNIST at batch 32:
 # images/s from each run's log.csv after its first 10 steps, median over the rounds. For changes a one-process benchmark
-# cannot toggle (the C heap's settings). Usage: [ONLY="edm-fp32 ..."] bench/results/train_speed_ab.sh CM_A CM_B [ROUNDS] [STEPS]
+# cannot toggle (the C heap's settings). One line per case: the medians of A and B, B / A, then each run's median
+# (the spread between processes). Usage: [ONLY="edm-fp32 ..."] bench/results/train_speed_ab.sh CM_A CM_B [ROUNDS] [STEPS]
 set -euo pipefail
 A=${1:?cm of build A}; B=${2:?cm of build B}; ROUNDS=${3:-2}; STEPS=${4:-40}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
@@ -15,6 +16,7 @@ ect-fp32|ect --preset edm_fmnist32 --precision fp32
 ect-bf16|ect --preset edm_fmnist32 --precision bf16
 C
 )
+echo "| case | A (images/s) | B (images/s) | B / A | A's runs | B's runs |"
 echo "$CASES" | while IFS='|' read -r name args; do
   [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || continue   # ONLY="edm-fp32 ...": those cases alone
   for r in $(seq "$ROUNDS"); do

@@ -13,7 +13,7 @@ internal static class ModelLoading
     /// <summary>
     /// The pipeline, and from then on a C heap that keeps freed blocks (<see cref="NativeHeap.RetainFreedMemory"/>):
     /// every batch allocates the same activations, which glibc would otherwise map and fault in afresh (2,048 fmnist32
-    /// one-step samples: 1.07 M page faults and 21.1 s, against 0.14 M and 14.5 s; docs/architecture.md). Only after the
+    /// one-step samples: 1.07 M page faults and 21.1 s, against 0.14 M and 14.5 s; docs/performance.md). Only after the
     /// load, whose freed state-dict tensors must go back to the system (kept, the load's peak rose from 1.20x to 1.60x the
     /// weights of an ImageNet-64 model).
     /// </summary>

@@ -76,7 +76,8 @@ public static partial class TorchRuntime
     /// channel tails, and only there: the forward pass where the input channels are more than 16 and not a multiple of
     /// 16 (17, 24, 33, 40 checked), the input gradient wherever the output channels are not a multiple of 16 (1 to 15,
     /// 17, 24: every UNet's <c>out</c> conv, so every gradient upstream of it; relative error ~1, NaN from garbage memory
-    /// at random); multiples of 16, fewer than 16 input channels, 1x1 kernels and weight gradients are right. The check
+    /// at random); multiples of 16, fewer than 16 input channels, 1x1 kernels (in value: for some channels-last shapes the
+    /// 1x1 kernel kills the process instead, see <see cref="Nn.PointwiseConvolution"/>) and weight gradients are right. The check
     /// runs one convolution of each faulty kind with oneDNN and with libtorch's own kernels (2x32x8x8, well under a
     /// millisecond). If only the channel tails are wrong, oneDNN stays on (several times faster than the fallback
     /// kernels) and the networks keep clear of the tails: <see cref="Nn.UNetModel"/> computes its out conv with the output

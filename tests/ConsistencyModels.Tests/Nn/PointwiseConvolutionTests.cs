@@ -12,9 +12,10 @@ namespace ConsistencyModels.Tests.Nn;
 public class PointwiseConvolutionTests
 {
     [Theory]
-    [InlineData(2, 24, 40, 8, true)]
-    [InlineData(3, 64, 192, 5, false)]
-    public void MatchesTheConvolutionWithItsGradientsAndKeepsChannelsLast(int batch, int cin, int cout, int size, bool bias)
+    [InlineData(2, 24, 40, 8, 8, true)]
+    [InlineData(3, 64, 192, 5, 5, false)]
+    [InlineData(2, 32, 48, 6, 10, true)]     // not square: height and width kept apart
+    public void MatchesTheConvolutionWithItsGradientsAndKeepsChannelsLast(int batch, int cin, int cout, int height, int width, bool bias)
     {
         using var scope = NewDisposeScope();
         using var gen = new Generator(11);
@@ -24,8 +25,10 @@ public class PointwiseConvolutionTests
             conv.weight!.copy_(randn(conv.weight.shape, generator: gen) * 0.2);
             conv.bias?.copy_(randn(cout, generator: gen));
         }
-        var x = MemoryLayout.ToChannelsLast(randn([batch, cin, size, size], generator: gen));
-        var go = randn([batch, cout, size, size], generator: gen);
+        var x = MemoryLayout.ToChannelsLast(randn([batch, cin, height, width], generator: gen));
+        var go = randn([batch, cout, height, width], generator: gen);
+        Assert.True(PointwiseConvolution.UsesMatrixProduct(conv, x), "a channels-last CPU input takes the matrix product");
+        Assert.False(PointwiseConvolution.UsesMatrixProduct(conv, x.contiguous()), "the NCHW reference calls the convolution");
 
         var (y, gx, gw, gb) = Run(x, go, xi => PointwiseConvolution.Apply(conv, xi), conv);
         var (yRef, gxRef, gwRef, gbRef) = Run(x.contiguous(), go, conv.call, conv);   // NCHW: the convolution itself
@@ -44,16 +47,23 @@ public class PointwiseConvolutionTests
         using var scope = NewDisposeScope();
         var conv = nn.Conv2d(4, 6, 1);
         var x = randn([1, 4, 3, 3]);                     // NCHW (3x3 spatial, 4 channels: not channels-last strides)
-        Assert.False(MemoryLayout.IsChannelsLast(x));
+        Assert.False(PointwiseConvolution.UsesMatrixProduct(conv, x));
         Assert.True(PointwiseConvolution.Apply(conv, x).equal(conv.call(x)).all().item<bool>());
         var conv3 = nn.Conv2d(4, 6, 3, padding: 1);
         var xl = MemoryLayout.ToChannelsLast(randn([1, 4, 3, 3]));
+        Assert.True(PointwiseConvolution.UsesMatrixProduct(conv, xl), "the 1x1 conv takes the product on this input");
+        Assert.False(PointwiseConvolution.UsesMatrixProduct(conv3, xl), "a 3x3 kernel does not");
         Assert.True(PointwiseConvolution.Apply(conv3, xl).equal(conv3.call(xl)).all().item<bool>());
     }
 
-    /// <summary>The shape that killed `cm generate` for LSUN-256 models on a Zen 5 VM (SIGFPE inside oneDNN), at two threads.</summary>
-    [Fact]
-    public void TheShapeThatCrashedOneDnnRuns()
+    /// <summary>The shapes that killed `cm generate` for LSUN-256 models on a Zen 5 VM (SIGFPE inside oneDNN), at two
+    /// threads, in fp32 and in bf16 (sampling's reduced precision, whose product is oneDNN's bf16 matmul).</summary>
+    [Theory]
+    [InlineData(512, 1024, false)]
+    [InlineData(1024, 512, false)]
+    [InlineData(512, 1024, true)]
+    [InlineData(1024, 512, true)]
+    public void TheShapesThatCrashedOneDnnRun(int cin, int cout, bool bf16)
     {
         using var scope = NewDisposeScope();
         int threads = get_num_threads();
@@ -61,11 +71,14 @@ public class PointwiseConvolutionTests
         {
             set_num_threads(2);
             using var _ = no_grad();
-            var conv = nn.Conv2d(512, 1024, 1);
-            var x = MemoryLayout.ToChannelsLast(ones([1, 512, 16, 16]));
-            var y = PointwiseConvolution.Apply(conv, x);
+            var conv = nn.Conv2d(cin, cout, 1);
             var expected = conv.weight!.sum([1, 2, 3]) + conv.bias!;                 // all-ones input: row sums plus bias
-            Assert.True(y[0, TensorIndex.Colon, 7, 9].allclose(expected, rtol: 1e-4, atol: 1e-4));
+            var x = MemoryLayout.ToChannelsLast(ones([1, cin, 16, 16]));
+            if (bf16) { conv.to(ScalarType.BFloat16); x = x.to(ScalarType.BFloat16); }
+            Assert.True(PointwiseConvolution.UsesMatrixProduct(conv, x));
+            var y = PointwiseConvolution.Apply(conv, x).to(ScalarType.Float32);
+            double tolerance = bf16 ? 0.05 * expected.abs().max().item<float>() + 0.05 : 1e-4;
+            Assert.True(y[0, TensorIndex.Colon, 7, 9].allclose(expected, rtol: bf16 ? 0.02 : 1e-4, atol: tolerance));
         }
         finally { set_num_threads(threads); }
     }
