@@ -109,11 +109,8 @@ public sealed class Dropout : nn.Module<Tensor, Tensor>
     private static Vector512<uint> KeptLanes(ulong key, long j, uint threshold)
     {
         var index = Vector512.Create(unchecked((ulong)j)) + Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
-        var z = Vector512.Create(key) + index * Vector512.Create(Golden);
-        z = (z ^ Vector512.ShiftRightLogical(z, 30)) * Vector512.Create(0xBF58476D1CE4E5B9UL);
-        z = (z ^ Vector512.ShiftRightLogical(z, 27)) * Vector512.Create(0x94D049BB133111EBUL);
-        z ^= Vector512.ShiftRightLogical(z, 31);
-        return Vector512.GreaterThanOrEqual(z.AsUInt32(), Vector512.Create(threshold));
+        var h = Mix(Vector512.Create(key) + index * Vector512.Create(Golden));
+        return Vector512.GreaterThanOrEqual(h.AsUInt32(), Vector512.Create(threshold));
     }
 
     private static unsafe void FillScalar<T>(T* data, long start, long end, ulong key, uint threshold, T keep) where T : unmanaged
@@ -132,10 +129,21 @@ public sealed class Dropout : nn.Module<Tensor, Tensor>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Mix(ulong z)
     {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * MixFirst;
+        z = (z ^ (z >> 27)) * MixSecond;
         return z ^ (z >> 31);
     }
+
+    /// <summary><see cref="Mix(ulong)"/> on eight lanes at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ulong> Mix(Vector512<ulong> z)
+    {
+        z = (z ^ Vector512.ShiftRightLogical(z, 30)) * Vector512.Create(MixFirst);
+        z = (z ^ Vector512.ShiftRightLogical(z, 27)) * Vector512.Create(MixSecond);
+        return z ^ Vector512.ShiftRightLogical(z, 31);
+    }
+
+    private const ulong MixFirst = 0xBF58476D1CE4E5B9UL, MixSecond = 0x94D049BB133111EBUL;
 
     /// <summary>bfloat16 bits of <paramref name="value"/>, rounded to nearest even (as libtorch's float → bf16).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
