@@ -146,7 +146,8 @@ internal sealed class LoopbackFileServer : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _listener.Stop();
+        // Close alone (it stops too): after Stop, Close unregisters the prefix a second time, which binds the port again
+        // and throws "Address already in use" when another test's server has taken that free port in between.
         _listener.Close();
         try { _loop.Wait(TimeSpan.FromSeconds(5)); } catch (Exception) { }
     }
